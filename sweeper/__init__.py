@@ -1,0 +1,3 @@
+"""sweeper: hyperparameter sweeps for Keras CNNs on Ray Tune, Optuna and MLflow."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,237 @@
+"""The ``sweeper`` command. The only place that turns errors into messages and exit codes.
+
+Heavy libraries (TensorFlow, Ray, MLflow) are imported inside the commands that need them,
+so ``sweeper --help`` and ``sweeper validate`` answer quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sweeper import __version__
+from sweeper.errors import SpecError, SweeperError
+
+FEASIBILITY_SAMPLES = 500
+
+
+def runs_dir(value: str | None) -> Path:
+    """``--runs-dir``, else ``SWEEPER_RUNS_DIR``, else ``./runs``."""
+    return Path(value or os.environ.get("SWEEPER_RUNS_DIR") or "runs")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {value}")
+    return value
+
+
+# ---------------------------------------------------------------- commands
+def cmd_validate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from sweeper import spec as spec_module
+    from sweeper.architecture import feasibility
+    from sweeper.builders import resolve_builder
+    from sweeper.space import grid_size, planned_trials, sample_configs
+
+    loaded = spec_module.load(args.file)
+    spec = loaded.spec
+    resolve_builder(loaded)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    for warning in loaded.warnings:
+        console.print(str(warning), style="yellow")
+    table = Table(title=f"{spec.name}: {len(spec.space)} parameters", title_justify="left")
+    for column in ("parameter", "kind", "values", "when"):
+        table.add_column(column)
+    for name, param in spec.space.items():
+        kind, values = describe_param(param)
+        when = ", ".join(f"{k} in {v}" for k, v in param.condition_values().items())
+        table.add_row(name, kind, values, when)
+    console.print(table)
+    size = grid_size(spec.space)
+    if size is not None:
+        console.print(f"grid points: {size}")
+    console.print(f"trials: {planned_trials(spec)} ({spec.search.algorithm} search, "
+                  f"{spec.scheduler.kind} scheduler, at most {spec.budget.max_epochs} epochs)")
+    if spec.model.builtin:
+        shape = input_shape_hint(loaded)
+        configs = sample_configs(spec, FEASIBILITY_SAMPLES, seed=spec.search.seed)
+        report = feasibility(configs, shape, 10)
+        label = "grid points" if size is not None and size <= FEASIBILITY_SAMPLES else "sampled"
+        console.print(f"infeasible architectures: {report.infeasible} of {report.sampled} "
+                      f"{label} ({100 * report.infeasible / max(report.sampled, 1):.1f} %) "
+                      f"at input {shape[0]}x{shape[1]}")
+        for reason, count in report.reasons.most_common(3):
+            console.print(f"  {count} x {reason}")
+        if report.all_infeasible:
+            reason = report.reasons.most_common(1)[0][0]
+            raise SpecError([loaded.problem(
+                ("space",), f"space: no architecture in this space is feasible at input "
+                f"{shape[0]}x{shape[1]}: {reason}; use padding 'same', smaller strides or "
+                "kernels, less depth, or larger data.image_size", key=True)])
+    else:
+        console.print(f"model: custom builder {spec.model.kind} (imports fine)")
+    console.print(f"{args.file}: OK")
+    return 0
+
+
+def describe_param(param: object) -> tuple[str, str]:
+    from sweeper.spec import ChoiceParam, FixedParam, FloatParam, IntParam
+
+    if isinstance(param, ChoiceParam):
+        return "choice", ", ".join(str(v) for v in param.choice)
+    if isinstance(param, IntParam | FloatParam):
+        low, high = param.range_
+        step = param.step if param.step not in (None, 1) else None
+        extra = (" log" if param.log else "") + (f" step {step}" if step else "")
+        kind = "int" if isinstance(param, IntParam) else "float"
+        return kind, f"[{low}, {high}]{extra}"
+    assert isinstance(param, FixedParam)
+    return "fixed", repr(param.value)
+
+
+def input_shape_hint(loaded: object) -> tuple[int, int, int]:
+    """The image size the model will see, without decoding the data."""
+    import numpy as np
+
+    from sweeper.spec import LoadedSpec
+
+    assert isinstance(loaded, LoadedSpec)
+    data = loaded.spec.data
+    channels = data.channels or 1
+    if data.image_size is not None:
+        return (*data.image_size, channels)
+    if data.source == "digits":
+        return (8, 8, channels)
+    if data.source == "mnist5k":
+        return (28, 28, channels)
+    if data.source == "npz":
+        path = loaded.data_path()
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if "x" in archive.files:
+                    shape = archive["x"].shape
+                    return (int(shape[1]), int(shape[2]), channels)
+        except (OSError, ValueError, IndexError):
+            pass  # reported properly when the data is loaded
+    from sweeper.data import DEFAULT_FOLDER_SIZE
+
+    return (*DEFAULT_FOLDER_SIZE, channels)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from sweeper import spec as spec_module
+    from sweeper.train import require_fixed
+
+    loaded = spec_module.load(args.file)
+    require_fixed(loaded)
+    for warning in loaded.warnings:
+        print(warning, file=sys.stderr)
+    seed = args.seed
+    if seed is None:
+        provenance = loaded.spec.provenance or {}
+        seed = int(provenance.get("training_seed", 0))
+    output = Path(args.output) if args.output else (
+        runs_dir(args.runs_dir) / loaded.spec.name / "model.keras")
+    check_writable(output.parent)
+    from sweeper.train import train
+
+    result = train(loaded, epochs=args.epochs, output=output, seed=seed,
+                   verbose=not args.quiet)
+    print(f"best {result.objective_metric}: {result.objective:.4f} at epoch "
+          f"{result.best_epoch} of {result.epochs_run} (seed {result.seed})")
+    print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
+    print(f"model saved to {result.model_path} (metrics in {output.with_suffix('.json')})")
+    return 0
+
+
+def check_writable(folder: Path) -> None:
+    """Fail before any work when outputs cannot be written."""
+    from sweeper.errors import UserInputError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".sweeper-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise UserInputError(f"cannot write to {folder}: {exc.strerror or exc}; choose another "
+                             "folder with --runs-dir or --output") from None
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sweeper",
+        description="Hyperparameter sweeps for Keras CNNs on Ray Tune, Optuna and MLflow.")
+    parser.add_argument("--version", action="version", version=f"sweeper {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser(
+        "validate", help="check a search-space file and show its space",
+        description="Check a search-space file: schema, parameter names and values, "
+                    "conditions, grid size, and how many sampled architectures are infeasible.")
+    validate.add_argument("file", help="search-space YAML file")
+    validate.set_defaults(handler=cmd_validate)
+
+    train = commands.add_parser(
+        "train", help="train one fixed configuration (e.g. an exported best config)",
+        description="Train a search-space file whose every parameter is fixed, with early "
+                    "stopping on the objective, and save the model.")
+    train.add_argument("file", help="search-space YAML file with every parameter fixed")
+    train.add_argument("--epochs", type=positive_int, default=None,
+                       help="epochs at most (default: budget.max_epochs)")
+    train.add_argument("--output", default=None,
+                       help="model file (default: RUNS_DIR/NAME/model.keras)")
+    train.add_argument("--seed", type=non_negative_int, default=None,
+                       help="training seed: weights, shuffling, augmentation "
+                            "(default: the file's provenance.training_seed, else 0)")
+    train.add_argument("--runs-dir", default=None,
+                       help="outputs folder (default: $SWEEPER_RUNS_DIR or ./runs)")
+    train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    train.set_defaults(handler=cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run one command, report any error once, return the exit code."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter out
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    debug = os.environ.get("SWEEPER_DEBUG") == "1"
+    try:
+        return handler(args)
+    except SweeperError as exc:
+        if debug:
+            traceback.print_exc()
+        if isinstance(exc, SpecError):
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
