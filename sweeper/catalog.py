@@ -107,7 +107,7 @@ _TABLE = [
     Hyperparameter("dense_units", int, 128, "hidden dense layer width; 0 = none",
                    low=0, high=8192),
     Hyperparameter("augmentation", float, 0.0,
-                   "augmentation strength: rotation, shift, shear, zoom, flip, brightness, "
+                   "augmentation strength: rotation, shift, zoom, flip, brightness and "
                    "contrast all scale with it; 0 = off",
                    low=0.0, high=1.0),
 ]

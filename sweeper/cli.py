@@ -127,6 +127,7 @@ def input_shape_hint(loaded: object) -> tuple[int, int, int]:
         return (28, 28, channels)
     if data.source == "npz":
         path = loaded.data_path()
+        assert path is not None
         try:
             with np.load(path, allow_pickle=False) as archive:
                 if "x" in archive.files:

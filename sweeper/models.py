@@ -58,8 +58,10 @@ def make_optimizer(params: dict[str, Any]) -> keras.optimizers.Optimizer:
 def augmentation_layers(strength: float, horizontal_flip: bool) -> list[keras.layers.Layer]:
     """The ImageDataGenerator family as preprocessing layers, all scaled by one strength.
 
-    At strength 1: rotation +-30 deg, shift +-15 %, shear 0.2, zoom +-20 %, brightness +-20 %,
-    contrast +-30 %. Random layers are active only in training.
+    At strength 1: rotation +-30 deg, shift +-15 %, zoom +-20 %, brightness +-20 %,
+    contrast +-30 %, horizontal flip when allowed. Random layers are active only in training.
+    No shear: Keras 3.15's RandomShear writes a config it cannot load back, and a saved
+    model must load with plain ``keras.models.load_model``.
     """
     if strength <= 0:
         return []
@@ -68,8 +70,6 @@ def augmentation_layers(strength: float, horizontal_flip: bool) -> list[keras.la
         keras.layers.RandomRotation(30 / 360 * s, fill_mode="nearest", name="aug_rotation"),
         keras.layers.RandomTranslation(0.15 * s, 0.15 * s, fill_mode="nearest",
                                        name="aug_shift"),
-        keras.layers.RandomShear(x_factor=0.2 * s, y_factor=0.2 * s, fill_mode="nearest",
-                                 name="aug_shear"),
         keras.layers.RandomZoom(0.2 * s, fill_mode="nearest", name="aug_zoom"),
         keras.layers.RandomBrightness(0.2 * s, value_range=(0, 255), name="aug_brightness"),
         keras.layers.RandomContrast(0.3 * s, value_range=(0, 255), name="aug_contrast"),

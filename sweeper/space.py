@@ -45,11 +45,9 @@ def distribution(param: AnyParam) -> BaseDistribution | None:
     if isinstance(param, ChoiceParam):
         return CategoricalDistribution(param.choice)
     if isinstance(param, IntParam):
-        low, high = param.range_
-        return IntDistribution(low, high, log=param.log, step=param.step)
+        return IntDistribution(*param.range_, log=param.log, step=param.step)
     if isinstance(param, FloatParam):
-        low, high = param.range_
-        return FloatDistribution(low, high, log=param.log, step=param.step)
+        return FloatDistribution(*param.range_, log=param.log, step=param.step)
     return None
 
 
@@ -71,11 +69,9 @@ def _suggest_one(trial: optuna.Trial, name: str, param: AnyParam) -> Any:
     if isinstance(param, ChoiceParam):
         return trial.suggest_categorical(name, param.choice)
     if isinstance(param, IntParam):
-        low, high = param.range_
-        return trial.suggest_int(name, low, high, step=param.step, log=param.log)
+        return trial.suggest_int(name, *param.range_, step=param.step, log=param.log)
     assert isinstance(param, FloatParam)
-    low, high = param.range_
-    return trial.suggest_float(name, low, high, step=param.step, log=param.log)
+    return trial.suggest_float(name, *param.range_, step=param.step, log=param.log)
 
 
 def grid_points(space: dict[str, AnyParam]) -> dict[str, list[Any]]:

@@ -159,7 +159,7 @@ class FloatParam(_Param):
         if self.step is None:
             raise ValueError("a continuous range has no finite list of values")
         low, high = self.range_
-        count = int(round((high - low) / self.step + 1e-9)) + 1
+        count = round((high - low) / self.step + 1e-9) + 1
         return [round(low + i * self.step, 12) for i in range(count)]
 
     @property
@@ -185,7 +185,7 @@ KIND_KEYS = {"choice": ChoiceParam, "int": IntParam, "float": FloatParam, "value
 
 
 def _bare_to_fixed(raw: Any) -> Any:
-    if isinstance(raw, dict) or isinstance(raw, list):
+    if isinstance(raw, (dict, list)):
         return raw
     return {"value": raw}
 
@@ -383,7 +383,7 @@ class SweepSpec(StrictModel):
 
 
 SECTION_MODELS: dict[str, type[BaseModel]] = {
-    name: field.annotation  # type: ignore[misc]
+    name: field.annotation
     for name, field in SweepSpec.model_fields.items()
     if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
 }
@@ -428,7 +428,7 @@ def _allowed_keys(loc: tuple[Any, ...]) -> tuple[list[str], str]:
         return list(SweepSpec.model_fields), "the top level"
     if loc[0] == "space" and len(loc) >= 3 and loc[2] in KIND_KEYS:
         cls = KIND_KEYS[loc[2]]
-        keys = [f.alias or n for n, f in cls.model_fields.items()]
+        keys = [f.alias or n for n, f in cls.model_fields.items()]  # type: ignore[attr-defined]
         return keys, f"space.{loc[1]} (a {loc[2]} parameter)"
     section = SECTION_MODELS.get(str(loc[0]))
     if section is not None and len(loc) == 1:
@@ -441,10 +441,9 @@ def _strip_tags(loc: tuple[Any, ...], data: Any) -> PathKey:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             path.append(part)
             node = node[part]
         elif isinstance(node, dict | list):
@@ -650,10 +649,9 @@ def _check_data(loaded: LoadedSpec) -> list[Problem]:
         if not path.is_dir():
             return [loaded.problem(where, f"data.path: {str(path)!r} is a file; "
                                           "data.source 'directory' needs a folder")]
-    if data.source == "npz":
-        if not path.is_file():
-            return [loaded.problem(where, f"data.path: no file {str(path)!r}; expected an "
-                                          ".npz with arrays 'x' and 'y'")]
+    if data.source == "npz" and not path.is_file():
+        return [loaded.problem(where, f"data.path: no file {str(path)!r}; expected an "
+                                      ".npz with arrays 'x' and 'y'")]
     return []
 
 

@@ -38,7 +38,7 @@ def require_fixed(loaded: LoadedSpec) -> dict[str, Any]:
                 ("space", name),
                 f"space.{name}: `sweeper train` needs every parameter fixed, but '{name}' is "
                 "searched; write a single value, or train the best config of a sweep "
-                "(`sweeper export NAME -o best.yaml`, then `sweeper train best.yaml`)")])
+                "(`sweeper export NAME -o best.yaml`, then `sweeper train best.yaml`)", key=True)])
         if param.when:
             raise SpecError([loaded.problem(
                 ("space", name, "when"),

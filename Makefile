@@ -1,0 +1,36 @@
+# `make demo` and `make test` each do all the set-up themselves on a fresh machine
+# that has python3 (>= 3.11) and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+comma  := ,
+EXTRAS := dev$(if $(GPU),$(comma)gpu)
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+
+.PHONY: install demo test test-fast lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sweeper needs Python >= 3.11; set PYTHON=python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/sweeper validate search_spaces/quickstart.yaml
+	$(BIN)/sweeper train search_spaces/quickstart-best.yaml --epochs 3
+
+test: install lint
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,361 @@
+"""Bad search-space files: each exits 2 with FILE:LINE:COL and a message that says the fix.
+
+Each case names the line the error must point at by a piece of that line's text, so the
+expected line number is computed from the file itself, and asserted exactly.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sweeper.cli import main
+
+
+@dataclass
+class Case:
+    id: str
+    text: str
+    at: str  # text found on the line the error must point at
+    message: str  # regular expression the message must match
+    column_of: str | None = None  # when given: the column must be where this text starts
+
+
+CASES = [
+    Case("yaml-syntax", """
+        name: x
+        space:
+          optimizer: {choice: [adam, sgd}
+        """, "optimizer", r"YAML syntax error"),
+    Case("duplicate-top-key", """
+        budget: {trials: 3}
+        data: {source: digits}
+        budget: {trials: 4}
+        """, "budget: {trials: 4}", r"duplicate key 'budget' \(first defined at line 1\)",
+         column_of="budget"),
+    Case("duplicate-param", """
+        space:
+          depth: {int: [1, 3]}
+          filters: 16
+          depth: 2
+        """, "depth: 2", r"duplicate key 'depth'"),
+    Case("tab-indent", "space:\n\tdepth: 2\n", "\tdepth", r"tab in the indentation.*spaces"),
+    Case("python-tag", """
+        name: x
+        space:
+          depth: !!python/object/apply:os.system ["echo hacked"]
+        """, "depth", r"tag .*python/object/apply:os.system.* not allowed.*never construct",
+         column_of="!!python"),
+    Case("custom-tag", """
+        data: !include other.yaml
+        """, "data:", r"tag '!include' is not allowed"),
+    Case("merge-key", """
+        base: &b {trials: 2}
+        budget:
+          <<: *b
+        """, "<<", r"merge keys"),
+    Case("top-level-list", """
+        - depth
+        - filters
+        """, "- depth", r"expected a mapping of sections"),
+    Case("unknown-section", """
+        spaces:
+          depth: 2
+        """, "spaces:", r"unknown key 'spaces' in the top level.*did you mean 'space'\?"),
+    Case("unknown-data-key", """
+        data:
+          source: digits
+          validaton_split: 0.3
+        """, "validaton_split", r"unknown key 'validaton_split' in 'data'.*did you mean "
+                                r"'validation_split'\?"),
+    Case("unknown-source", """
+        data: {source: mnist}
+        """, "source", r"data.source: expected one of .*got 'mnist'; did you mean 'mnist5k'\?"),
+    Case("directory-without-path", """
+        data:
+          source: directory
+        """, "source: directory", r"data.source 'directory' needs data.path"),
+    Case("image-size-scalar", """
+        data:
+          image_size: 28
+        """, "image_size", r"data.image_size: .*tuple.*got 28"),
+    Case("validation-split-range", """
+        data:
+          validation_split: 1.5
+        """, "validation_split", r"data.validation_split: .*less than 1.*got 1.5"),
+    Case("channels-two", """
+        data:
+          channels: 2
+        """, "channels", r"data.channels: expected one of 1 or 3, got 2"),
+    Case("unknown-scheduler", """
+        scheduler:
+          kind: hyperbnd
+        """, "hyperbnd", r"scheduler.kind: .*got 'hyperbnd'; did you mean 'hyperband'\?"),
+    Case("unknown-searcher", """
+        search: {algorithm: bayes}
+        """, "bayes", r"search.algorithm: expected one of 'tpe', 'random', 'grid' or 'cmaes'"),
+    Case("negative-trials", """
+        budget:
+          trials: -1
+        """, "trials", r"budget.trials: Input should be greater than 0, got -1"),
+    Case("zero-epochs", """
+        budget:
+          max_epochs: 0
+        """, "max_epochs", r"budget.max_epochs: .*greater than 0"),
+    Case("bad-duration", """
+        budget:
+          time_limit: soon
+        """, "time_limit", r"expected a duration such as 90s, 30m, 2h or 1h30m, got 'soon'"),
+    Case("unknown-param", """
+        space:
+          depth: 2
+          learnig_rate: {float: [1.0e-4, 1.0e-1], log: true}
+        """, "learnig_rate", r"no parameter 'learnig_rate'; did you mean 'learning_rate'\?",
+         column_of="learnig_rate"),
+    Case("unknown-optimizer-choice", """
+        space:
+          optimizer:
+            choice:
+              - adam
+              - nadamm
+        """, "nadamm", r"space.optimizer: expected one of 'adam', 'sgd', 'rmsprop', 'adamw', "
+                       r"got 'nadamm'; did you mean 'adam'\?"),
+    Case("unknown-optimizer-fixed", """
+        space:
+          optimizer: sdg
+        """, "sdg", r"space.optimizer: expected one of .*got 'sdg'; did you mean 'sgd'\?"),
+    Case("inverted-int-range", """
+        space:
+          depth: {int: [4, 1]}
+        """, "depth", r"space.depth.int: low must be below high, got \[4, 1\]"),
+    Case("empty-float-range", """
+        space:
+          dropout: {float: [0.3, 0.3]}
+        """, "dropout", r"low must be below high.*for a fixed value write the value itself"),
+    Case("log-through-zero", """
+        space:
+          learning_rate: {float: [0.0, 0.1], log: true}
+        """, "learning_rate", r"a log range must be above zero, got \[0.0, 0.1\]"),
+    Case("log-and-step", """
+        space:
+          filters: {int: [8, 64], log: true, step: 8}
+        """, "filters", r"'log' and 'step' cannot be combined"),
+    Case("empty-choice", """
+        space:
+          batch_size: {choice: []}
+        """, "batch_size", r"empty choice list"),
+    Case("duplicate-choice", """
+        space:
+          batch_size: {choice: [32, 64, 32]}
+        """, "batch_size", r"the value 32 is listed twice"),
+    Case("condition-unknown-param", """
+        space:
+          optimizer: {choice: [adam, sgd]}
+          momentum: {float: [0.0, 0.9], when: {optimiser: sgd}}
+        """, "momentum", r"space.momentum.when: unknown parameter 'optimiser'; did you mean "
+                         r"'optimizer'\?"),
+    Case("condition-unknown-value", """
+        space:
+          optimizer: {choice: [adam, sgd]}
+          momentum:
+            float: [0.0, 0.9]
+            when: {optimizer: sgdd}
+        """, "when: {optimizer: sgdd}", r"'sgdd' is not a value of 'optimizer' .*did you mean "
+                                        r"'sgd'\?"),
+    Case("condition-on-range", """
+        space:
+          depth: {int: [1, 3]}
+          filters: {choice: [16, 32], when: {depth: 2}}
+        """, "filters", r"'depth' is a range; conditions can refer only to choice or fixed"),
+    Case("condition-cycle", """
+        space:
+          padding: {choice: [same, valid], when: {pooling: max}}
+          pooling: {choice: [max, none], when: {padding: same}}
+        """, "padding", r"conditions form a cycle"),
+    Case("grid-over-continuous", """
+        search: {algorithm: grid}
+        space:
+          optimizer: {choice: [adam, sgd]}
+          dropout: {float: [0.0, 0.5]}
+        """, "dropout", r"'grid' needs every parameter discrete; 'dropout' is a continuous "
+                        r"range: add 'step'"),
+    Case("model-kind-format", """
+        model:
+          kind: my_models.build
+        """, "kind", r"model.kind: .*expected 'cnn' or 'package.module:function', got "
+                     r"'my_models.build'"),
+    Case("builder-module-missing", """
+        model: {kind: "no_such_module_xyz:build"}
+        space: {units: 3}
+        """, "model:", r"model.kind: no module 'no_such_module_xyz'"),
+    Case("int-range-of-floats", """
+        space:
+          depth: {int: [1.5, 3]}
+        """, "depth", r"space.depth.int\[0\]: Input should be a valid integer, got 1.5"),
+    Case("yaml11-float-string", """
+        space:
+          learning_rate: 1e-3
+        """, "learning_rate", r"got '1e-3' \(str\) \(YAML reads 1e-3 as text: write 1.0e-3"),
+    Case("numeric-range-for-string-param", """
+        space:
+          padding: {int: [0, 2]}
+        """, "padding", r"space.padding: expected one of 'same', 'valid'; a numeric range does "
+                        r"not fit"),
+    Case("float-range-for-int-param", """
+        space:
+          depth: {float: [1.0, 3.0]}
+        """, "depth", r"expected whole numbers; use \{int: \[low, high\]\}"),
+    Case("value-out-of-bounds", """
+        space:
+          dropout: {choice: [0.2, 1.5]}
+        """, "dropout", r"space.dropout: expected a float in \[0.0, 1.0\), got 1.5"),
+    Case("param-without-kind", """
+        space:
+          batch_size: {values: [16, 32]}
+        """, "batch_size", r"expected \{choice: \[a, b\]\}, \{int: \[low, high\]\}"),
+    Case("bare-list", """
+        space:
+          filters: [16, 32]
+        """, "filters", r"a bare list is ambiguous: write \{choice: \[...\]\}"),
+    Case("name-escapes-runs-dir", """
+        name: ../../etc
+        """, "name:", r"name: expected letters, digits, '.', '_' or '-' \(no '/' or '..'\)"),
+    Case("fractional-gpus-above-one", """
+        resources:
+          gpus_per_trial: 1.5
+        """, "gpus_per_trial", r"more than one GPU per trial must be a whole number"),
+    Case("unknown-metric", """
+        objective:
+          metric: val_acc
+        """, "metric", r"objective.metric: .*got 'val_acc'; did you mean 'val_accuracy'\?"),
+    Case("no-feasible-architecture", """
+        data: {source: digits}
+        space:
+          depth: {int: [3, 4]}
+          kernel_size: 5
+          padding: valid
+          stride: {choice: [1, 2]}
+        """, "space:", r"no architecture in this space is feasible at input 8x8: block\d_conv1 "
+                       r"\(kernel 5, stride \d, padding valid\)"),
+    Case("missing-data-folder", """
+        data:
+          source: directory
+          path: no/such/folder
+        """, "path:", r"data.path: no folder .*no/such/folder.*one sub-folder of images per "
+                      r"class"),
+    Case("npz-missing", """
+        data:
+          source: npz
+          path: missing.npz
+        """, "path:", r"data.path: no file .*missing.npz.*arrays 'x' and 'y'"),
+]
+
+
+def line_of(text: str, fragment: str) -> tuple[int, int]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if fragment in line:
+            return number, line.index(fragment) + 1
+    raise AssertionError(f"{fragment!r} is not in the case's text")
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_there_are_at_least_forty_cases() -> None:
+    assert len(CASES) >= 40
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_file_is_located(case: Case, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    text = textwrap.dedent(case.text).lstrip("\n")
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    code, out, err = run_cli(capsys, "validate", str(path))
+    assert code == 2, out + err
+    assert "Traceback" not in err
+    line, column = line_of(text, case.at)
+    pattern = rf"^{re.escape(str(path))}:(\d+):(\d+): (.*)$"
+    located = [m for m in re.finditer(pattern, err, re.M) if re.search(case.message, m[3])]
+    assert located, f"no error matching {case.message!r} in:\n{err}"
+    assert int(located[0][1]) == line, err
+    if case.column_of is not None:
+        _, column = line_of(text, case.column_of)
+        assert int(located[0][2]) == column, err
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_text("data: {source: mnist}\nscheduler: {kind: ashaa}\nbudget: {trials: 0}\n")
+    code, _, err = run_cli(capsys, "validate", str(path))
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith(str(path))]
+    assert [int(line.split(":")[1]) for line in lines] == [1, 2, 3]
+
+
+def test_missing_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "validate", str(tmp_path / "nope.yaml"))
+    assert code == 2
+    assert "nope.yaml:1:1: no such file" in err
+
+
+def test_train_refuses_a_searched_parameter(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "space.yaml"
+    text = "data: {source: digits}\nspace:\n  depth: 2\n  filters: {choice: [8, 16]}\n"
+    path.write_text(text)
+    code, _, err = run_cli(capsys, "train", str(path), "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2
+    assert f"{path}:4:3: space.filters: `sweeper train` needs every parameter fixed" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_builder_that_fails_to_import_is_located(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "broken_builder.py").write_text("import math\nraise RuntimeError('boom')\n")
+    (tmp_path / "ok_builder.py").write_text("def make(params, shape, classes):\n    pass\n")
+    path = tmp_path / "space.yaml"
+    for kind, message in [
+        ("broken_builder:build", r"importing 'broken_builder' raised RuntimeError: boom "
+                                 r"\(.*broken_builder.py:2\)"),
+        ("ok_builder:build", r"'ok_builder' has no function 'build'; it has: make"),
+    ]:
+        path.write_text(f"data: {{source: digits}}\nmodel:\n  kind: '{kind}'\n")
+        code, _, err = run_cli(capsys, "validate", str(path))
+        assert code == 2
+        assert re.search(rf"space.yaml:3:9: model.kind: {message}", err), err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["train", "x.yaml", "--epochs", "0"], "--epochs: expected a number of at least 1"),
+    (["train", "x.yaml", "--seed", "-3"], "--seed: expected a number of at least 0"),
+    (["train", "x.yaml", "--epochs", "many"], "--epochs: expected a whole number"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_flags_exit_2_naming_the_flag(argv: list[str], fragment: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_no_traceback_from_the_real_command(tmp_path: Path) -> None:
+    path = tmp_path / "space.yaml"
+    path.write_text("space:\n  depth: {int: [3, 1]}\n")
+    result = subprocess.run([sys.executable, "-m", "sweeper", "validate", str(path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{path}:2:16: space.depth.int: low must be below high" in result.stderr
