@@ -9,10 +9,24 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 from sweeper.errors import SpecError
 from sweeper.spec import LoadedSpec
+
+
+def import_builder(kind: str) -> Any:
+    """The function named by ``package.module:function`` (in a worker: errors propagate)."""
+    module_name, _, function = kind.partition(":")
+    return getattr(importlib.import_module(module_name), function)
+
+
+def builder_dirs(loaded: LoadedSpec) -> tuple[str, ...]:
+    """Folders a custom builder is imported from (added to sys.path, also in workers)."""
+    if loaded.spec.model.builtin:
+        return ()
+    return (str(loaded.base_dir), str(Path.cwd()))
 
 
 def resolve_builder(loaded: LoadedSpec) -> Any:
@@ -21,7 +35,7 @@ def resolve_builder(loaded: LoadedSpec) -> Any:
     if kind == "cnn":
         return None
     module_name, _, function = kind.partition(":")
-    for folder in (str(loaded.base_dir), "."):
+    for folder in builder_dirs(loaded):
         if folder not in sys.path:
             sys.path.insert(0, folder)
     where = ("model", "kind")

@@ -166,6 +166,115 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a number above 0, got 0")
+    return value
+
+
+def duration(text: str) -> float:
+    from sweeper.spec import parse_duration
+
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    assert value is not None
+    return value
+
+
+def sweep_name(text: str) -> str:
+    import re
+
+    from sweeper.spec import NAME_PATTERN
+
+    if not re.match(NAME_PATTERN, text):
+        raise argparse.ArgumentTypeError(
+            f"expected letters, digits, '.', '_' or '-' (no '/' or '..'), got {text!r}")
+    return text
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sweeper import spec as spec_module
+    from sweeper.engine import Overrides, run_sweep
+
+    loaded = spec_module.load(args.file)
+    for warning in loaded.warnings:
+        print(warning, file=sys.stderr)
+    folder = runs_dir(args.runs_dir)
+    check_writable(folder)
+    overrides = Overrides(
+        name=args.name, trials=args.trials, max_epochs=args.max_epochs,
+        time_limit=args.time_limit, concurrency=args.concurrency,
+        gpus_per_trial=args.gpus_per_trial, cpus_per_trial=args.cpus_per_trial,
+        seed=args.seed, storage=args.storage)
+    outcome = run_sweep(loaded, overrides, folder, args.address, quiet=args.quiet)
+    print_outcome(outcome, folder)
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from sweeper.engine import resume_sweep
+
+    folder = runs_dir(args.runs_dir)
+    outcome = resume_sweep(args.name, folder, args.address, quiet=args.quiet)
+    print_outcome(outcome, folder)
+    return 0
+
+
+def print_outcome(outcome: object, folder: Path) -> None:
+    from sweeper.engine import SweepOutcome
+
+    assert isinstance(outcome, SweepOutcome)
+    best = outcome.best or {}
+    params = {k[len("param_"):]: v for k, v in best.items()
+              if k.startswith("param_") and v == v}
+    counts = outcome.trials["status"].value_counts().to_dict() if not outcome.trials.empty \
+        else {}
+    print(f"sweep {outcome.name} finished: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    print(f"best trial {best.get('number')}: {outcome.metric} {float(best['score']):.4f} "
+          f"at epoch {best.get('best_epoch')} ({best.get('status')})")
+    print("  " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    flag = "" if folder == runs_dir(None) else f" --runs-dir {folder}"
+    print(f"tables: {outcome.folder / 'trials.csv'}, {outcome.folder / 'history.csv'}; "
+          f"`sweeper results {outcome.name}{flag}`")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from sweeper.results import status_text
+
+    print(status_text(args.name, runs_dir(args.runs_dir)))
+    return 0
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from sweeper.engine import load_spec_for
+    from sweeper.results import history_frame, ranked, render, trials_frame
+
+    folder = runs_dir(args.runs_dir)
+    trials = trials_frame(args.name, folder)
+    if args.history:
+        frame = history_frame(args.name, folder)
+        if args.top:
+            frame = frame.head(args.top)
+    else:
+        mode = load_spec_for(args.name, folder).spec.objective.direction
+        frame = ranked(trials, mode, args.sort, args.top)
+    print(render(frame, args.format))
+    return 0
+
+
 def check_writable(folder: Path) -> None:
     """Fail before any work when outputs cannot be written."""
     from sweeper.errors import UserInputError
@@ -211,7 +320,60 @@ def build_parser() -> argparse.ArgumentParser:
                        help="outputs folder (default: $SWEEPER_RUNS_DIR or ./runs)")
     train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     train.set_defaults(handler=cmd_train)
+
+    run = commands.add_parser(
+        "run", help="run a sweep on the local machine or a Ray cluster",
+        description="Run a sweep: Optuna samples, Ray Tune places trials on every CPU/GPU and "
+                    "stops bad ones early. Flags override the file.")
+    run.add_argument("file", help="search-space YAML file")
+    run.add_argument("--name", type=sweep_name, help="sweep name (default: the file's name)")
+    add_runs_dir(run)
+    run.add_argument("--address", default=None,
+                     help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray)")
+    run.add_argument("--storage", default=None,
+                     help="Ray Tune storage: a folder every node sees, or s3://, gs:// "
+                          "(default: RUNS_DIR/NAME/tune)")
+    run.add_argument("--trials", type=positive_int, help="trials to run")
+    run.add_argument("--max-epochs", type=positive_int, help="epochs at most per trial")
+    run.add_argument("--time-limit", type=duration, help="wall-clock limit: 90s, 30m, 2h")
+    run.add_argument("--concurrency", type=positive_int, help="trials at once")
+    run.add_argument("--gpus-per-trial", type=non_negative_float, help="GPUs per trial (0.5 "
+                     "= two trials share a GPU)")
+    run.add_argument("--cpus-per-trial", type=positive_float, help="CPU cores per trial")
+    run.add_argument("--seed", type=non_negative_int, help="sampler seed")
+    run.add_argument("--quiet", action="store_true", help="summaries only, no line per trial")
+    run.set_defaults(handler=cmd_run)
+
+    resume = commands.add_parser(
+        "resume", help="continue an interrupted or crashed sweep",
+        description="Continue a sweep from its saved state (refused when its file changed).")
+    resume.add_argument("name", help="sweep name")
+    add_runs_dir(resume)
+    resume.add_argument("--address", default=None, help="Ray cluster to join")
+    resume.add_argument("--quiet", action="store_true", help="summaries only")
+    resume.set_defaults(handler=cmd_resume)
+
+    status = commands.add_parser("status", help="trials by status and the best so far")
+    status.add_argument("name", help="sweep name")
+    add_runs_dir(status)
+    status.set_defaults(handler=cmd_status)
+
+    results = commands.add_parser(
+        "results", help="the trials table (or per-epoch history) of a sweep")
+    results.add_argument("name", help="sweep name")
+    add_runs_dir(results)
+    results.add_argument("--format", choices=("table", "csv", "json", "markdown"),
+                         default="table")
+    results.add_argument("--history", action="store_true", help="one row per trial and epoch")
+    results.add_argument("--top", type=positive_int, help="only the first N rows")
+    results.add_argument("--sort", help="column to sort by (default: score, best first)")
+    results.set_defaults(handler=cmd_results)
     return parser
+
+
+def add_runs_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs-dir", default=None,
+                        help="outputs folder (default: $SWEEPER_RUNS_DIR or ./runs)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,90 @@
+"""What a user watches during a sweep: a line per finished trial and a periodic summary
+(trials by status, best so far, elapsed, ETA). ``--quiet`` keeps only the summaries."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from ray.tune import Callback
+
+from sweeper.status import Status
+
+if TYPE_CHECKING:
+    from ray.tune.experiment import Trial
+
+    from sweeper.recorder import SweepRecorder
+
+
+def best_row(rows: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:
+    scored = [r for r in rows if Status(r["status"]).scored and _finite(r.get("score"))]
+    if not scored:
+        return None
+    return (max if mode == "max" else min)(scored, key=lambda r: float(r["score"]))
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressPrinter(Callback):
+    """Prints progress from the recorder's rows; stays quiet between events."""
+
+    def __init__(self, recorder: SweepRecorder, planned: int, metric: str, mode: str,
+                 quiet: bool = False, every_s: float = 30.0) -> None:
+        self.recorder = recorder
+        self.planned = planned
+        self.metric = metric
+        self.mode = mode
+        self.quiet = quiet
+        self.every_s = every_s
+        self._last = time.monotonic()
+
+    def summary(self) -> str:
+        rows = list(self.recorder.rows.values())
+        counts = Counter(r["status"] for r in rows)
+        done = sum(n for s, n in counts.items() if Status(s).terminal)
+        elapsed = self.recorder.now()
+        eta = "?" if not done else _clock(elapsed / done * max(self.planned - done, 0))
+        best = best_row(rows, self.mode)
+        best_text = (f"best {self.metric} {float(best['score']):.4f} (trial {best['number']})"
+                     if best else "no score yet")
+        by_status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        return (f"[{_clock(elapsed)}] {done}/{self.planned} trials done ({by_status or 'none'}); "
+                f"{best_text}; ETA {eta}")
+
+    def _print(self, text: str) -> None:
+        print(text, file=sys.stdout, flush=True)
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        if time.monotonic() - self._last >= self.every_s:
+            self._last = time.monotonic()
+            self._print(self.summary())
+
+    def _trial_line(self, trial: Trial) -> None:
+        row = self.recorder.rows.get(trial.trial_id)
+        if row is None or self.quiet:
+            return
+        score = f" {self.metric} {float(row['score']):.4f}" if _finite(row.get("score")) else ""
+        reason = f" ({row['reason']})" if row.get("reason") else ""
+        self._print(f"[{_clock(self.recorder.now())}] trial {row['number']} {row['status']}"
+                    f"{reason} after {row['epochs']} epoch(s){score}")
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
+                          **info: Any) -> None:
+        self._trial_line(trial)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
+                       **info: Any) -> None:
+        self._trial_line(trial)
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self._print(self.summary())

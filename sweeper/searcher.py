@@ -1,0 +1,222 @@
+"""A thin Ray Tune ``Searcher`` over an Optuna study, driven through ask/tell.
+
+Ray's own OptunaSearch tells Optuna COMPLETE with the last value for scheduler-stopped
+trials, hard-codes a no-op pruner and keeps its trials private. This one tells the truth:
+COMPLETE with the trial's best-epoch score, PRUNED (after reporting every epoch) for
+pruned trials, FAIL for failed ones, and infeasible architectures as constraint violations
+so TPE learns to avoid them. The study lives in a journal file beside the sweep, so a
+crashed driver loses nothing Optuna knew.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.samplers import BaseSampler, CmaEsSampler, GridSampler, RandomSampler, TPESampler
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+from ray.tune.search import Searcher
+
+from sweeper.schedulers import DecisionLog, final_status
+from sweeper.space import grid_points, suggest
+from sweeper.spec import SweepSpec
+from sweeper.status import Status
+
+Feasibility = Callable[[dict[str, Any]], str | None]
+InfeasibleSink = Callable[[int, dict[str, Any], str, int], None]
+
+
+def training_seed(search_seed: int, number: int) -> int:
+    """Each trial's training seed: fixed by the sweep seed and the trial number."""
+    return (search_seed * 1_000_003 + number) % (2**31 - 1)
+
+
+CONSTRAINT = "infeasible_architecture"  # Optuna constraint: > 0 means infeasible
+
+
+class _AskTellGridSampler(GridSampler):
+    """Optuna's grid sampler without its study.stop(), which works only inside optimize();
+    the searcher stops at the grid size itself."""
+
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        return None
+
+
+def make_sampler(spec: SweepSpec, parallel: bool, seed: int) -> BaseSampler:
+    algorithm = spec.search.algorithm
+    if algorithm == "random":
+        return RandomSampler(seed=seed)
+    if algorithm == "grid":
+        return _AskTellGridSampler(grid_points(spec.space), seed=seed)
+    if algorithm == "cmaes":
+        return CmaEsSampler(seed=seed, warn_independent_sampling=False,
+                            independent_sampler=RandomSampler(seed=seed))
+    startup = max(2, min(10, spec.budget.trials // 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # group=True: conditional parameters get their own multivariate groups.
+        return TPESampler(seed=seed, n_startup_trials=startup, multivariate=True, group=True,
+                          constant_liar=parallel)
+
+
+def make_pruner(spec: SweepSpec) -> optuna.pruners.BasePruner:
+    s, max_epochs = spec.scheduler, spec.budget.max_epochs
+    if s.kind == "optuna_hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=s.grace_period, max_resource=max_epochs,
+                                              reduction_factor=int(s.reduction_factor))
+    if s.kind == "optuna_median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=s.grace_period)
+    if s.kind == "optuna_sha":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=s.grace_period,
+                                                      reduction_factor=int(s.reduction_factor))
+    return optuna.pruners.NopPruner()  # Ray's scheduler decides; Optuna only records
+
+
+class OptunaSearcher(Searcher):
+    """Tune searcher on Optuna's ask/tell API; also the bridge Optuna's pruners report through."""
+
+    def __init__(self, spec: SweepSpec, study_path: Path, planned_trials: int, parallel: bool,
+                 decisions: DecisionLog, feasibility: Feasibility | None,
+                 on_infeasible: InfeasibleSink) -> None:
+        super().__init__(metric="objective", mode=spec.objective.direction)
+        self.spec = spec
+        self.study_path = Path(study_path)
+        self.planned_trials = planned_trials
+        self.parallel = parallel
+        self.decisions = decisions
+        self.feasibility = feasibility
+        self.on_infeasible = on_infeasible
+        self.issued = 0  # trials handed to Tune plus infeasible ones: what the budget counts
+        self.live: dict[str, int] = {}  # Tune trial id -> Optuna trial number
+        self.reported: dict[str, int] = {}  # Tune trial id -> last epoch told to Optuna
+        self._study: optuna.Study | None = None
+        self._trials: dict[int, optuna.trial.Trial] = {}
+
+    # -- pickling: Tune stores the searcher in tuner.pkl; the study is re-opened from disk
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_study"] = None
+        state["_trials"] = {}
+        return state
+
+    @property
+    def study(self) -> optuna.Study:
+        if self._study is None:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            self.study_path.parent.mkdir(parents=True, exist_ok=True)
+            storage = optuna.storages.JournalStorage(JournalFileBackend(str(self.study_path)))
+            existing = 0
+            with contextlib.suppress(KeyError):
+                existing = len(optuna.load_study(study_name=self.spec.name,
+                                                 storage=storage).trials)
+            self._study = optuna.create_study(
+                study_name=self.spec.name, storage=storage, load_if_exists=True,
+                direction="maximize" if self.spec.objective.direction == "max" else "minimize",
+                sampler=make_sampler(self.spec, self.parallel,
+                                     self.spec.search.seed + existing),
+                pruner=make_pruner(self.spec))
+        return self._study
+
+    def _trial(self, number: int) -> optuna.trial.Trial:
+        """An Optuna Trial handle for a running trial, also after a driver restart."""
+        if number not in self._trials:
+            frozen = self.study.trials[number]
+            self._trials[number] = optuna.trial.Trial(self.study, frozen._trial_id)
+        return self._trials[number]
+
+    # -- Tune's Searcher API
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any],
+                              **spec: Any) -> bool:
+        return True
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:  # or Searcher.FINISHED
+        while self.issued < self.planned_trials:
+            trial = self.study.ask()
+            self._trials[trial.number] = trial
+            params = suggest(trial, self.spec.space)
+            self.issued += 1
+            seed = training_seed(self.spec.search.seed, trial.number)
+            why = self.feasibility(params) if self.feasibility else None
+            if why:
+                self._tell_infeasible(trial, why)
+                self.on_infeasible(trial.number, params, why, seed)
+                continue
+            trial.set_constraint(CONSTRAINT, 0.0)
+            trial.set_user_attr("tune_trial_id", trial_id)
+            trial.set_user_attr("training_seed", seed)
+            self.live[trial_id] = trial.number
+            return {"params": params, "seed": seed, "number": trial.number}
+        return Searcher.FINISHED  # type: ignore[return-value]
+
+    def _tell_infeasible(self, trial: optuna.trial.Trial, why: str) -> None:
+        trial.set_user_attr("infeasible", why)
+        trial.set_constraint(CONSTRAINT, 1.0)
+        if self.spec.search.algorithm == "tpe":
+            # COMPLETE with a violated constraint: TPE ranks it below every feasible trial.
+            worst = -1.0e9 if self.spec.objective.direction == "max" else 1.0e9
+            self.study.tell(trial, worst)
+        else:
+            self.study.tell(trial, state=TrialState.FAIL)  # these samplers cannot use constraints
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        value = result.get("objective")
+        if result.get("status") == Status.FAILED or not isinstance(value, int | float):
+            return
+        self.report(trial_id, int(result.get("epoch", 0)), float(value))
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                          error: bool = False) -> None:
+        number = self.live.pop(trial_id, None)
+        if number is None:
+            return
+        status, _ = final_status(self.decisions, trial_id, result, error)
+        best = (result or {}).get("best_objective")
+        trial = self._trial(number)
+        if status == Status.PRUNED:
+            self.study.tell(trial, state=TrialState.PRUNED)
+        elif status.scored and isinstance(best, int | float) and math.isfinite(best):
+            self.study.tell(trial, float(best))
+        else:
+            self.study.tell(trial, state=TrialState.FAIL)
+        self.reported.pop(trial_id, None)
+        self._trials.pop(number, None)
+
+    # -- the bridge Optuna pruners use
+    def report(self, trial_id: str, epoch: int, value: float) -> None:
+        number = self.live.get(trial_id)
+        if number is None or not math.isfinite(value) or self.reported.get(trial_id, 0) >= epoch:
+            return
+        self._trial(number).report(value, epoch)
+        self.reported[trial_id] = epoch
+
+    def should_prune(self, trial_id: str) -> bool:
+        number = self.live.get(trial_id)
+        return number is not None and self._trial(number).should_prune()
+
+    # -- state saved with Tune's experiment state
+    def save(self, checkpoint_path: str) -> None:
+        state = {"issued": self.issued, "live": self.live, "reported": self.reported}
+        Path(checkpoint_path).write_text(json.dumps(state))
+
+    def restore(self, checkpoint_path: str) -> None:
+        state = json.loads(Path(checkpoint_path).read_text())
+        self.issued = int(state["issued"])
+        self.live = {k: int(v) for k, v in state["live"].items()}
+        self.reported = {k: int(v) for k, v in state["reported"].items()}
+        self._fail_orphans()
+
+    def _fail_orphans(self) -> None:
+        """Optuna trials asked after Tune's last saved state never ran: mark them FAIL."""
+        known = set(self.live.values())
+        for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if frozen.number not in known:
+                frozen_trial = optuna.trial.Trial(self.study, frozen._trial_id)
+                frozen_trial.set_user_attr("orphaned", True)
+                self.study.tell(frozen_trial, state=TrialState.FAIL)
