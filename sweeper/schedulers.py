@@ -100,13 +100,15 @@ class _RecordingController:
 
 
 class RecordingScheduler(TrialScheduler):
-    """Wraps a scheduler: forwards everything, records STOP and PAUSE as decisions."""
+    """Wraps a scheduler: forwards everything, records STOP and PAUSE as decisions, and tells
+    Optuna each healthy epoch first (Tune skips the searcher for the result it stops on)."""
 
     def __init__(self, inner: TrialScheduler, decisions: DecisionLog, max_epochs: int,
-                 name: str) -> None:
+                 name: str, bridge: Any) -> None:
         super().__init__()
         self.inner = inner
         self.decisions = decisions
+        self.bridge = bridge
         self.max_epochs = max_epochs
         self.name = name
         self._epoch: dict[str, int] = {}
@@ -138,6 +140,7 @@ class RecordingScheduler(TrialScheduler):
         self.inner.on_trial_error(self._wrap(tune_controller), trial)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
+        self.bridge.observe(trial.trial_id, result)
         if not _reportable(result):
             return TrialScheduler.CONTINUE
         epoch = int(result.get(TIME_ATTR, 0))
@@ -170,16 +173,14 @@ class RecordingScheduler(TrialScheduler):
 
 
 class OptunaPrunerScheduler(FIFOScheduler):
-    """Asks the study's Optuna pruner after every epoch (values reported by the searcher's
-    bridge), so Optuna's own algorithms decide; none is rewritten here."""
+    """Asks the study's Optuna pruner after every epoch (the wrapper has reported the value),
+    so Optuna's own algorithms decide; none is rewritten here."""
 
     def __init__(self, bridge: Any) -> None:
         super().__init__()
         self.bridge = bridge
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
-        epoch = int(result.get(TIME_ATTR, 0))
-        self.bridge.report(trial.trial_id, epoch, float(result["objective"]))
         if self.bridge.should_prune(trial.trial_id):
             return TrialScheduler.STOP
         return TrialScheduler.CONTINUE
@@ -206,4 +207,4 @@ def make_scheduler(spec: SweepSpec, decisions: DecisionLog, bridge: Any) -> Reco
         inner = FIFOScheduler()
     else:
         inner = OptunaPrunerScheduler(bridge)
-    return RecordingScheduler(inner, decisions, max_epochs, s.kind)
+    return RecordingScheduler(inner, decisions, max_epochs, s.kind, bridge)

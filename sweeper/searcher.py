@@ -96,6 +96,7 @@ class OptunaSearcher(Searcher):
         self.issued = 0  # trials handed to Tune plus infeasible ones: what the budget counts
         self.live: dict[str, int] = {}  # Tune trial id -> Optuna trial number
         self.reported: dict[str, int] = {}  # Tune trial id -> last epoch told to Optuna
+        self.last: dict[str, dict[str, Any]] = {}  # Tune trial id -> its last result
         self._study: optuna.Study | None = None
         self._trials: dict[int, optuna.trial.Trial] = {}
 
@@ -166,16 +167,15 @@ class OptunaSearcher(Searcher):
             self.study.tell(trial, state=TrialState.FAIL)  # these samplers cannot use constraints
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        value = result.get("objective")
-        if result.get("status") == Status.FAILED or not isinstance(value, int | float):
-            return
-        self.report(trial_id, int(result.get("epoch", 0)), float(value))
+        """Nothing to do: the scheduler wrapper reports each epoch through ``report``."""
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
                           error: bool = False) -> None:
         number = self.live.pop(trial_id, None)
         if number is None:
             return
+        # Tune passes no result for a paused trial its scheduler stops: use the last one seen.
+        result = result or self.last.get(trial_id)
         status, _ = final_status(self.decisions, trial_id, result, error)
         best = (result or {}).get("best_objective")
         trial = self._trial(number)
@@ -186,9 +186,18 @@ class OptunaSearcher(Searcher):
         else:
             self.study.tell(trial, state=TrialState.FAIL)
         self.reported.pop(trial_id, None)
+        self.last.pop(trial_id, None)
         self._trials.pop(number, None)
 
-    # -- the bridge Optuna pruners use
+    # -- the bridge the scheduler wrapper and Optuna pruners use
+    def observe(self, trial_id: str, result: dict[str, Any]) -> None:
+        """Every result, before the scheduler decides: kept, and healthy epochs told to Optuna."""
+        self.last[trial_id] = {k: result.get(k) for k in
+                               ("status", "reason", "epoch", "objective", "best_objective")}
+        value = result.get("objective")
+        if result.get("status") != Status.FAILED and isinstance(value, int | float):
+            self.report(trial_id, int(result.get("epoch", 0)), float(value))
+
     def report(self, trial_id: str, epoch: int, value: float) -> None:
         number = self.live.get(trial_id)
         if number is None or not math.isfinite(value) or self.reported.get(trial_id, 0) >= epoch:
@@ -202,7 +211,8 @@ class OptunaSearcher(Searcher):
 
     # -- state saved with Tune's experiment state
     def save(self, checkpoint_path: str) -> None:
-        state = {"issued": self.issued, "live": self.live, "reported": self.reported}
+        state = {"issued": self.issued, "live": self.live, "reported": self.reported,
+                 "last": self.last}
         Path(checkpoint_path).write_text(json.dumps(state))
 
     def restore(self, checkpoint_path: str) -> None:
@@ -210,6 +220,7 @@ class OptunaSearcher(Searcher):
         self.issued = int(state["issued"])
         self.live = {k: int(v) for k, v in state["live"].items()}
         self.reported = {k: int(v) for k, v in state["reported"].items()}
+        self.last = state.get("last", {})
         self._fail_orphans()
 
     def _fail_orphans(self) -> None:

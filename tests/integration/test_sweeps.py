@@ -1,0 +1,279 @@
+"""Real sweeps on digits against a real Ray head: schedulers, pruners, GPUs, resume.
+
+Pruning decisions are checked against the libraries themselves: ASHA's are replayed through
+a fresh Ray AsyncHyperBandScheduler, Optuna's states are read back from the study.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import optuna
+import pandas as pd
+import pytest
+
+from tests.conftest import sweeper, write_space
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+DIGITS_SPACE = """\
+data: {source: digits}
+budget: {trials: %(trials)d, max_epochs: %(epochs)d}
+search: {algorithm: %(algorithm)s, seed: 3}
+scheduler: {kind: %(scheduler)s, grace_period: 1, reduction_factor: %(rf)d}
+early_stopping: {patience: null}
+resources: {cpus_per_trial: %(cpus)s, gpus_per_trial: %(gpus)s%(concurrency)s}
+space:
+  optimizer: {choice: [adam, sgd]}
+  learning_rate: {float: [1.0e-4, 5.0e-2], log: true}
+  momentum: {float: [0.0, 0.9], when: {optimizer: sgd}}
+  filters: {choice: [4, 8, 16]}
+  depth: {int: [1, 2]}
+  dense_units: 0
+  batch_size: 128
+"""
+
+
+def space(tmp_path: Path, name: str, *, trials: int = 6, epochs: int = 3,
+          algorithm: str = "random", scheduler: str = "asha", rf: int = 2, cpus: float = 1,
+          gpus: float = 0, concurrency: int | None = 2) -> Path:
+    body = DIGITS_SPACE % {
+        "trials": trials, "epochs": epochs, "algorithm": algorithm, "scheduler": scheduler,
+        "rf": rf, "cpus": cpus, "gpus": gpus,
+        "concurrency": f", concurrency: {concurrency}" if concurrency else ""}
+    return write_space(tmp_path, name, body)
+
+
+def run(tmp_path: Path, path: Path, address: str, *extra: str) -> tuple[Path, pd.DataFrame]:
+    runs = tmp_path / "runs"
+    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", address, *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    folder = runs / path.stem
+    return folder, pd.read_csv(folder / "trials.csv")
+
+
+def decisions(folder: Path) -> list[dict[str, object]]:
+    path = folder / "decisions.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def study_of(folder: Path, name: str) -> optuna.Study:
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(folder / "optuna.journal")))
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def assert_study_matches_table(study: optuna.Study, trials: pd.DataFrame) -> None:
+    """Optuna was told the truth: COMPLETE with the score, PRUNED, FAIL."""
+    by_number = {t.number: t for t in study.trials}
+    for row in trials.itertuples():
+        frozen = by_number[int(row.number)]
+        if row.status in ("completed", "stopped_early"):
+            assert frozen.state == optuna.trial.TrialState.COMPLETE, row
+            assert frozen.value == pytest.approx(row.score)
+        elif row.status == "pruned":
+            assert frozen.state == optuna.trial.TrialState.PRUNED, row
+            assert sorted(frozen.intermediate_values) == list(range(1, int(row.epochs) + 1))
+        elif row.status == "failed":
+            assert frozen.state == optuna.trial.TrialState.FAIL, row
+        elif row.status == "infeasible":
+            assert "infeasible" in frozen.user_attrs
+        else:
+            raise AssertionError(f"trial {row.number} ended as {row.status}")
+
+
+def replay_asha(history: pd.DataFrame, max_t: int, grace: int, rf: int) -> set[tuple[str, int]]:
+    """Feed the recorded epochs, in the driver's order, to a fresh Ray ASHA scheduler."""
+    from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
+
+    asha = AsyncHyperBandScheduler(time_attr="epoch", metric="objective", mode="max",
+                                   max_t=max_t, grace_period=grace, reduction_factor=rf)
+    trials: dict[str, SimpleNamespace] = {}
+    stopped: set[tuple[str, int]] = set()
+    for row in history.itertuples():
+        trial = trials.get(row.trial_id)
+        if trial is None:
+            trial = trials[row.trial_id] = SimpleNamespace(trial_id=row.trial_id)
+            asha.on_trial_add(None, trial)
+        decision = asha.on_trial_result(None, trial, {"epoch": int(row.epoch),
+                                                      "objective": float(row.objective)})
+        if decision == TrialScheduler.STOP and int(row.epoch) < max_t:
+            stopped.add((row.trial_id, int(row.epoch)))
+    return stopped
+
+
+def test_asha_sweep_prunes_as_ray_decides(tmp_path: Path, ray_head: str) -> None:
+    path = space(tmp_path, "asha", trials=8, epochs=3, scheduler="asha")
+    folder, trials = run(tmp_path, path, ray_head)
+    assert len(trials) == 8
+    assert set(trials["status"]) <= {"completed", "pruned", "infeasible"}
+    pruned = {(d["trial_id"], d["epoch"]) for d in decisions(folder) if d["decision"] == "pruned"}
+    assert pruned, "ASHA pruned nothing; the test space should give it bad trials"
+    history = pd.read_csv(folder / "history.csv")
+    assert replay_asha(history, max_t=3, grace=1, rf=2) == pruned
+    table_pruned = set(trials.loc[trials["status"] == "pruned", "trial_id"])
+    assert table_pruned == {trial_id for trial_id, _ in pruned}
+    for trial_id, epoch in pruned:
+        assert trials.set_index("trial_id").loc[trial_id, "epochs"] == epoch
+    assert_study_matches_table(study_of(folder, "asha"), trials)
+    # one history row per epoch run, and scores are each trial's best epoch
+    per_trial = history.groupby("trial_id")["objective"]
+    for row in trials[trials["status"] != "infeasible"].itertuples():
+        assert per_trial.count()[row.trial_id] == row.epochs
+        assert row.score == pytest.approx(per_trial.max()[row.trial_id])
+
+
+def test_hyperband_pauses_and_resumes_from_checkpoints(tmp_path: Path, ray_head: str) -> None:
+    path = space(tmp_path, "hyperband", trials=10, epochs=4, scheduler="hyperband", rf=2)
+    folder, trials = run(tmp_path, path, ray_head)
+    assert len(trials) == 10 and trials["status"].isin(["completed", "pruned"]).all()
+    log = decisions(folder)
+    paused = {(d["trial_id"], d["epoch"]) for d in log if d["decision"] == "paused"}
+    resumed = {(d["trial_id"], d["epoch"]) for d in log if d["decision"] == "resumed"}
+    assert paused and resumed and resumed <= paused
+    history = pd.read_csv(folder / "history.csv")
+    for trial_id, epoch in resumed:
+        rows = history[history["trial_id"] == trial_id].sort_values("epoch")
+        after = rows[rows["epoch"] == epoch + 1].iloc[0]
+        assert after["resumed_from_epoch"] == epoch  # restarted at its checkpoint epoch
+        assert after["resumed_iterations"] > 0  # with the optimizer's step count intact
+        assert after["optimizer_iterations"] > after["resumed_iterations"]
+        assert list(rows["epoch"]) == list(range(1, len(rows) + 1))  # no epoch run twice
+    assert (trials["status"] == "pruned").any()
+    assert_study_matches_table(study_of(folder, "hyperband"), trials)
+
+
+def test_optuna_pruner_decides_and_study_holds_true_states(tmp_path: Path,
+                                                           ray_head: str) -> None:
+    path = space(tmp_path, "optuna-median", trials=8, epochs=3, scheduler="optuna_median",
+                 algorithm="tpe")
+    folder, trials = run(tmp_path, path, ray_head)
+    assert len(trials) == 8
+    study = study_of(folder, "optuna-median")
+    pruned_rows = trials[trials["status"] == "pruned"]
+    assert not pruned_rows.empty, "Optuna's MedianPruner pruned nothing in this space"
+    logged = {d["trial_id"] for d in decisions(folder) if d["decision"] == "pruned"}
+    assert set(pruned_rows["trial_id"]) == logged
+    assert all(d["by"] == "optuna_median" for d in decisions(folder))
+    assert_study_matches_table(study, trials)
+    for row in pruned_rows.itertuples():
+        assert median_pruner_agrees(study, int(row.number))
+
+
+def median_pruner_agrees(study: optuna.Study, number: int) -> bool:
+    """Ask Optuna's MedianPruner again, with the trials that had completed by then."""
+    target = study.trials[number]
+    replay = optuna.create_study(direction=study.direction)
+    for frozen in study.trials:
+        if frozen.state == optuna.trial.TrialState.COMPLETE and \
+                frozen.datetime_complete < target.datetime_complete:
+            replay.add_trial(copy.deepcopy(frozen))
+    running = copy.deepcopy(target)
+    running.state = optuna.trial.TrialState.RUNNING
+    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1).prune(
+        replay, running)
+
+
+def test_trials_fan_out_over_four_logical_gpus(tmp_path: Path, ray_head: str) -> None:
+    path = space(tmp_path, "gpus", trials=4, epochs=2, scheduler="fifo", cpus=0.5, gpus=1,
+                 concurrency=None)
+    _, trials = run(tmp_path, path, ray_head)
+    assert sorted(trials["gpu_ids"].astype(str)) == ["0", "1", "2", "3"]
+    assert trials["started_s"].max() < trials["ended_s"].min()  # all four ran at once
+
+
+def test_half_a_gpu_per_trial_shares_gpus(tmp_path: Path, ray_head: str) -> None:
+    path = space(tmp_path, "half-gpus", trials=4, epochs=2, scheduler="fifo", cpus=0.5,
+                 gpus=0.5, concurrency=None)
+    _, trials = run(tmp_path, path, ray_head)
+    shared = trials.groupby(trials["gpu_ids"].astype(str))
+    pairs = [g for _, g in shared if len(g) >= 2]
+    assert pairs, trials[["gpu_ids", "started_s", "ended_s"]]
+    group = pairs[0]
+    assert group["started_s"].max() < group["ended_s"].min()  # on one GPU at the same time
+
+
+def test_more_gpus_than_any_node_exits_2_at_once(tmp_path: Path, ray_head: str) -> None:
+    path = space(tmp_path, "too-many", gpus=5)
+    runs = tmp_path / "runs"
+    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
+                     timeout=120)
+    assert result.returncode == 2
+    assert "asks for 5 GPU(s)" in result.stderr and "largest node of the cluster has 4" \
+        in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (runs / "too-many" / "trials.csv").exists()
+
+
+def test_address_works_with_the_users_token_and_no_extra_environment(
+        tmp_path: Path, ray_head: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    path = space(tmp_path, "plain-env", trials=2, epochs=1, scheduler="fifo")
+    runs = tmp_path / "runs"
+    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
+                     env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(pd.read_csv(runs / "plain-env" / "trials.csv")) == 2
+
+
+def test_a_client_without_the_token_is_refused(tmp_path: Path, ray_head: str) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+           "HOME": str(home), "RAY_AUTH_MODE": "token"}
+    path = space(tmp_path, "no-token", trials=1, epochs=1)
+    result = sweeper("run", str(path), "--runs-dir", str(tmp_path / "runs"),
+                     "--address", ray_head, env=env, timeout=180)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "token" in result.stderr and "RAY_AUTH_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_sweep_resumes_to_exactly_the_requested_trials(
+        tmp_path: Path, ray_head: str, sig: signal.Signals, code: int) -> None:
+    name = f"resume-{code}"
+    path = space(tmp_path, name, trials=6, epochs=3, scheduler="fifo")
+    runs = tmp_path / "runs"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sweeper", "run", str(path), "--runs-dir", str(runs),
+         "--address", ray_head], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    table = runs / name / "trials.csv"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if table.exists():
+            done = pd.read_csv(table)["status"].isin(["completed", "pruned"]).sum()
+            if done >= 2:
+                break
+        time.sleep(0.5)
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == code, out + err
+    assert f"sweeper resume {name}" in err
+    assert "Traceback" not in err
+    partial = pd.read_csv(table)
+    assert 2 <= partial["status"].isin(["completed"]).sum() < 6
+    result = sweeper("resume", name, "--runs-dir", str(runs), "--address", ray_head)
+    assert result.returncode == 0, result.stdout + result.stderr
+    trials = pd.read_csv(table)
+    assert len(trials) == 6 and trials["trial_id"].is_unique
+    assert (trials["status"] == "completed").all()
+    assert_study_matches_table(study_of(runs / name, name), trials)
+
+
+def test_resume_refuses_a_changed_file(tmp_path: Path, ray_head: str) -> None:
+    path = space(tmp_path, "changed", trials=1, epochs=1, scheduler="fifo")
+    folder, _ = run(tmp_path, path, ray_head)
+    path.write_text(path.read_text().replace("trials: 1", "trials: 2"))
+    result = sweeper("resume", "changed", "--runs-dir", str(folder.parent))
+    assert result.returncode == 2
+    assert "changed since sweep 'changed' started" in result.stderr
