@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(BIN)/sweeper validate search_spaces/quickstart.yaml
-	$(BIN)/sweeper train search_spaces/quickstart-best.yaml --epochs 3
+	$(BIN)/sweeper run search_spaces/quickstart.yaml --name quickstart-$$(date +%Y%m%d-%H%M%S)
 
 test: install lint
 	$(BIN)/python -m pytest

@@ -12,7 +12,7 @@ from typing import Any
 from sweeper.errors import UserInputError
 
 AUTH_HELP = (
-    "Ray refused the connection: the cluster uses token authentication. Run sweeper as the "
+    "Ray refuses clients without the cluster's token (token authentication). Run sweeper as the "
     "user who started the head (its token is in ~/.ray/auth_token), or pass the cluster's "
     "token: copy it to ~/.ray/auth_token, or set RAY_AUTH_TOKEN=<token> or "
     "RAY_AUTH_TOKEN_PATH=<file>. (`ray get-auth-token` on the head prints it.)"
@@ -93,10 +93,14 @@ def connect(address: str | None, *, local_cpus: int | None = None,
         if _is_auth_error(exc):
             raise UserInputError(AUTH_HELP) from None
         if address:
+            hint = ""
+            if os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+                # Ray's exception does not say so, but a token cluster refuses such a client.
+                hint = " If the cluster uses token authentication (the default), " + AUTH_HELP
             raise UserInputError(f"cannot reach the Ray cluster at {address!r}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else exc}; check "
                                  "--address (or RAY_ADDRESS) and that `ray status` works "
-                                 "there") from None
+                                 f"there.{hint}") from None
         raise
     try:
         yield

@@ -254,8 +254,13 @@ def _components(spec: SweepSpec, folder: Path, started_at: float, check: Any,
 
 
 def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address: str | None,
-              quiet: bool = False) -> SweepOutcome:
-    """Start a new sweep named by the file (or --name) in ``runs_dir``."""
+              quiet: bool = False, reuse_actors: bool = True,
+              local_cpus: int | None = None) -> SweepOutcome:
+    """Start a new sweep named by the file (or --name) in ``runs_dir``.
+
+    ``reuse_actors`` keeps TensorFlow loaded in each worker across trials (benchmarks turn
+    it off for comparison); ``local_cpus`` sizes a local Ray (default: every core).
+    """
     from ray import tune
 
     from sweeper.cluster import check_resources, connect, nodes
@@ -270,7 +275,7 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
             f"`sweeper resume {spec.name}`, or start another with --name")
     source_text = Path(loaded.doc.file).read_text()
     dataset, check = _load_data(loaded, spec)
-    with connect(address), SignalCatcher() as signals:
+    with connect(address, local_cpus=local_cpus), SignalCatcher() as signals:
         check_resources(spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, nodes())
         storage_path, experiment = _storage(spec, folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -294,7 +299,7 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
             _trainable(loaded, spec, dataset),
             tune_config=tune.TuneConfig(
                 search_alg=searcher, scheduler=scheduler, num_samples=-1,
-                max_concurrent_trials=concurrency, reuse_actors=True,
+                max_concurrent_trials=concurrency, reuse_actors=reuse_actors,
                 time_budget_s=spec.budget.time_limit),
             run_config=tune.RunConfig(
                 name=experiment, storage_path=storage_path, callbacks=callbacks, stop=stopper,

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 TRIALS_CSV = "trials.csv"
 HISTORY_CSV = "history.csv"
 LEADING_COLUMNS = ["trial_id", "number", "status", "reason", "score", "best_epoch", "epochs"]
-TRAILING_COLUMNS = ["seed", "node_id", "node_ip", "gpu_ids", "started_s", "ended_s", "error"]
-PLACEMENT_KEYS = ("seed", "node_id", "node_ip", "gpu_ids")
+TRAILING_COLUMNS = ["seed", "node_id", "node_ip", "gpu_ids", "pid", "started_s", "ended_s",
+                    "error"]
+PLACEMENT_KEYS = ("seed", "node_id", "node_ip", "gpu_ids", "pid")
 HISTORY_SKIP = {"status", "reason", "error", "node_id", "node_ip", "gpu_ids", "pid", "seed",
                 "number", "done", "trial_id", "experiment_tag", "date", "hostname",
                 "timestamp", "time_this_iter_s", "time_total_s", "time_since_restore",

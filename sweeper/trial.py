@@ -161,6 +161,7 @@ def _make_report_callback(settings: TrialSettings, state: EarlyStoppingState,
             self.started = time.monotonic()
             self.first = True
             self.start_iterations = 0
+            self.epoch = 0
 
         def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
             # after a restore: the optimizer's step count as loaded from the checkpoint
@@ -168,6 +169,14 @@ def _make_report_callback(settings: TrialSettings, state: EarlyStoppingState,
 
         def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.started = time.monotonic()
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                # stop at once: a NaN never reaches an epoch report, the scheduler or a score
+                raise TrialFailure(Reason.NAN_LOSS, f"loss became {float(loss)} at batch "
+                                   f"{batch + 1} of epoch {self.epoch + 1}")
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             logs = {k: float(v) for k, v in (logs or {}).items()}
@@ -271,12 +280,6 @@ def _fit(model: Any, payload: TrialPayload, params: dict[str, Any], seed: int,
 
     data, settings = payload.dataset, payload.settings
     batch_size = int(params.get("batch_size", 64))
-    inject = os.environ.get("SWEEPER_TEST_FAULT", "")
-    if inject == "oom" and params.get("batch_size") == 4096:
-        import tensorflow as tf
-
-        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor "
-                                               "(injected by SWEEPER_TEST_FAULT)")
     model.fit(
         pipeline(data.x_train, data.y_train, batch_size, training=True, seed=seed + state.epoch),
         validation_data=pipeline(data.x_val, data.y_val, batch_size, training=False, seed=seed),

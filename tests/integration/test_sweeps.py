@@ -277,3 +277,62 @@ def test_resume_refuses_a_changed_file(tmp_path: Path, ray_head: str) -> None:
     result = sweeper("resume", "changed", "--runs-dir", str(folder.parent))
     assert result.returncode == 2
     assert "changed since sweep 'changed' started" in result.stderr
+
+
+def test_the_ray_start_head_requires_the_token(tmp_path: Path, ray_head: str) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+           "RAY_AUTH_MODE": "disabled"}
+    path = space(tmp_path, "auth-off-client", trials=1, epochs=1)
+    result = sweeper("run", str(path), "--runs-dir", str(tmp_path / "runs"),
+                     "--address", ray_head, env=env, timeout=180)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "token authentication" in result.stderr and "RAY_AUTH_TOKEN" in result.stderr
+
+
+FAULTY_BUILDER = '''
+import keras
+import tensorflow as tf
+
+
+def build(params, input_shape, num_classes):
+    mode = params["mode"]
+    if mode == "error":
+        raise ValueError("builder bug: mode=error")
+    if mode == "oom":
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))
+    if mode == "nan":
+        x = keras.layers.Rescaling(float("nan"))(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+'''
+
+
+def test_failures_end_their_trial_not_the_sweep(tmp_path: Path, ray_head: str) -> None:
+    (tmp_path / "faulty_models.py").write_text(FAULTY_BUILDER)
+    path = write_space(tmp_path, "faults", """\
+        data: {source: digits}
+        model: {kind: "faulty_models:build"}
+        budget: {max_epochs: 2}
+        search: {algorithm: grid}
+        scheduler: {kind: fifo}
+        resources: {concurrency: 2}
+        space:
+          mode: {choice: [ok, error, oom, nan]}
+          learning_rate: 1.0e-2
+        """)
+    folder, trials = run(tmp_path, path, ray_head)
+    by_mode = trials.set_index("param_mode")
+    assert by_mode.loc["ok", "status"] == "completed"
+    assert (by_mode.loc["error", "status"], by_mode.loc["error", "reason"]) == ("failed", "error")
+    assert "ValueError: builder bug: mode=error" in by_mode.loc["error", "error"]
+    assert "faulty_models.py" in by_mode.loc["error", "error"]  # the user's traceback
+    assert (by_mode.loc["oom", "status"], by_mode.loc["oom", "reason"]) == ("failed", "oom")
+    assert (by_mode.loc["nan", "status"], by_mode.loc["nan", "reason"]) == ("failed",
+                                                                            "nan_loss")
+    assert by_mode.loc["nan", "epochs"] == 0  # stopped inside its first epoch
+    history = pd.read_csv(folder / "history.csv")
+    assert history["objective"].notna().all()  # no NaN ever recorded as a result
+    assert set(history["trial_id"]) == {by_mode.loc["ok", "trial_id"]}
+    assert_study_matches_table(study_of(folder, "faults"), trials)

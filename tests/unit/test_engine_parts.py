@@ -1,0 +1,87 @@
+"""The engine's rules that need no cluster: statuses, resources, overrides, GPU caps."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from sweeper import spec as spec_module
+from sweeper.cluster import NodeResources, check_resources
+from sweeper.engine import Overrides, sweep_folder
+from sweeper.errors import UserInputError
+from sweeper.schedulers import DecisionLog, final_status
+from sweeper.status import Reason, Status
+from sweeper.trial import EarlyStoppingState, gpu_memory_limit_mb
+
+
+def test_final_status_comes_from_recorded_decisions(tmp_path: Path) -> None:
+    log = DecisionLog(tmp_path / "d.jsonl")
+    running = {"status": "running", "epoch": 2}
+    assert final_status(log, "a", {"status": "completed"}, False) == (Status.COMPLETED,
+                                                                      Reason.NONE)
+    assert final_status(log, "a", {"status": "stopped_early"}, False)[0] == Status.STOPPED_EARLY
+    assert final_status(log, "a", {"status": "failed", "reason": "oom"}, False) == (
+        Status.FAILED, Reason.OOM)
+    assert final_status(log, "a", running, True) == (Status.FAILED, Reason.WORKER_DIED)
+    # a trial Tune stopped without a scheduler decision: the sweep's time limit
+    assert final_status(log, "a", running, False) == (Status.PRUNED, Reason.TIME_LIMIT)
+    log.record("a", "pruned", 2, "asha")
+    assert final_status(log, "a", running, False) == (Status.PRUNED, Reason.SCHEDULER)
+
+
+def test_decision_log_survives_pickling_and_restarts(tmp_path: Path) -> None:
+    log = DecisionLog(tmp_path / "d.jsonl")
+    log.record("t1", "paused", 1, "hyperband")
+    log.record("t1", "resumed", 1, "hyperband")
+    again = pickle.loads(pickle.dumps(log))
+    assert again.last("t1") == {"trial_id": "t1", "decision": "resumed", "epoch": 1,
+                                "by": "hyperband"}
+    assert DecisionLog(tmp_path / "d.jsonl").last("t1") == again.last("t1")
+
+
+def test_resource_check_names_the_numbers() -> None:
+    cluster = [NodeResources("a", "10.0.0.1", 8, 2), NodeResources("b", "10.0.0.2", 4, 4)]
+    check_resources(2, 4, cluster)
+    check_resources(8, 1, cluster)
+    with pytest.raises(UserInputError, match=r"asks for 5 GPU\(s\).*largest node of the "
+                                             r"cluster has 4 \(2 node\(s\), 6 GPU\(s\) in all\)"):
+        check_resources(1, 5, cluster)
+    with pytest.raises(UserInputError, match=r"no node has both \(largest: 8 CPUs, 4 GPUs\)"):
+        check_resources(8, 4, cluster)
+    with pytest.raises(UserInputError, match="no alive node"):
+        check_resources(1, 0, [])
+
+
+def test_overrides_replace_the_files_values() -> None:
+    spec = spec_module.loads("budget: {trials: 9, max_epochs: 5}\nsearch: {seed: 4}\n").spec
+    changed = Overrides(name="other", trials=2, time_limit=60.0, gpus_per_trial=0.5,
+                        seed=7).apply(spec)
+    assert changed.name == "other"
+    assert (changed.budget.trials, changed.budget.max_epochs) == (2, 5)
+    assert changed.budget.time_limit == 60.0
+    assert changed.resources.gpus_per_trial == 0.5 and changed.search.seed == 7
+    assert Overrides().apply(spec) == spec
+
+
+def test_gpu_share_caps_memory() -> None:
+    assert gpu_memory_limit_mb(0.5, 81920) == 40960
+    assert gpu_memory_limit_mb(0.25, 16000) == 4000
+    assert gpu_memory_limit_mb(1.0, 81920) is None  # a whole GPU: memory growth instead
+    assert gpu_memory_limit_mb(2.0, 81920) is None
+
+
+def test_early_stopping_state_respects_mode_and_min_delta() -> None:
+    state = EarlyStoppingState()
+    assert state.improved(0.5, "max", 0.01)
+    state.best = 0.5
+    assert not state.improved(0.505, "max", 0.01) and state.improved(0.52, "max", 0.01)
+    state.best = 1.0
+    assert state.improved(0.9, "min", 0.01) and not state.improved(0.995, "min", 0.01)
+
+
+def test_sweep_folder_stays_inside_the_runs_dir(tmp_path: Path) -> None:
+    assert sweep_folder(tmp_path, "ok-name") == (tmp_path / "ok-name").resolve()
+    with pytest.raises(UserInputError, match="outside"):
+        sweep_folder(tmp_path, "../escape")
