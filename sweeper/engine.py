@@ -22,8 +22,11 @@ import pandas as pd
 from sweeper import spec as spec_module
 from sweeper.builders import builder_dirs, resolve_builder
 from sweeper.errors import Interrupted, SweepFailed, UserInputError
+from sweeper.progress import ProgressPrinter
 from sweeper.space import planned_trials
 from sweeper.spec import LoadedSpec, SweepSpec
+from sweeper.tracking import MlflowTracker, TrackingConfig, check_reachable
+from sweeper.tracking import resolve as resolve_tracking
 
 SWEEP_JSON = "sweep.json"
 SWEEP_YAML = "sweep.yaml"
@@ -44,6 +47,7 @@ class Overrides:
     cpus_per_trial: float | None = None
     seed: int | None = None
     storage: str | None = None
+    tracking_uri: str | None = None
 
     def apply(self, spec: SweepSpec) -> SweepSpec:
         def section(model: Any, **values: Any) -> Any:
@@ -59,6 +63,7 @@ class Overrides:
                                  cpus_per_trial=self.cpus_per_trial),
             "search": section(spec.search, seed=self.seed),
             "storage": self.storage or spec.storage,
+            "tracking": section(spec.tracking, uri=self.tracking_uri),
         })
 
 
@@ -75,6 +80,7 @@ class SweepMeta:
     started_at: float
     status: str = "running"
     address: str | None = None
+    register_model: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -107,6 +113,12 @@ class BlueprintCheck:
         from sweeper.architecture import plan
 
         return plan(params, self.input_shape, self.num_classes).infeasible
+
+    def describe(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Derived parameters logged with a trial: its FLOPs per image."""
+        from sweeper.architecture import plan
+
+        return {"flops": plan(params, self.input_shape, self.num_classes).flops}
 
 
 def sweep_folder(runs_dir: Path, name: str) -> Path:
@@ -236,11 +248,13 @@ def _storage(spec: SweepSpec, folder: Path) -> tuple[str, str]:
 
 
 def _components(spec: SweepSpec, folder: Path, started_at: float, check: Any,
-                parallel: bool, quiet: bool) -> tuple[Any, Any, Any, Any]:
+                parallel: bool, quiet: bool,
+                tracking: TrackingConfig) -> tuple[Any, Any, Any, Any]:
     from sweeper.progress import ProgressPrinter
     from sweeper.recorder import FailureStopper, SweepRecorder
     from sweeper.schedulers import DecisionLog, make_scheduler
     from sweeper.searcher import OptunaSearcher
+    from sweeper.tracking import MlflowTracker
 
     decisions = DecisionLog(folder / DECISIONS_FILE)
     recorder = SweepRecorder(folder, decisions, list(spec.space), started_at,
@@ -250,12 +264,14 @@ def _components(spec: SweepSpec, folder: Path, started_at: float, check: Any,
     scheduler = make_scheduler(spec, decisions, searcher)
     progress = ProgressPrinter(recorder, planned_trials(spec), spec.objective.metric,
                                spec.objective.direction, quiet=quiet)
-    return searcher, scheduler, [recorder, progress], FailureStopper(recorder)
+    tracker = MlflowTracker(tracking, spec.name, folder, recorder,
+                            check.describe if check is not None else None)
+    return searcher, scheduler, [recorder, tracker, progress], FailureStopper(recorder)
 
 
 def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address: str | None,
               quiet: bool = False, reuse_actors: bool = True,
-              local_cpus: int | None = None) -> SweepOutcome:
+              local_cpus: int | None = None, register_model: str | None = None) -> SweepOutcome:
     """Start a new sweep named by the file (or --name) in ``runs_dir``.
 
     ``reuse_actors`` keeps TensorFlow loaded in each worker across trials (benchmarks turn
@@ -274,6 +290,8 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
             f"a sweep named {spec.name!r} already exists in {runs_dir}; continue it with "
             f"`sweeper resume {spec.name}`, or start another with --name")
     source_text = Path(loaded.doc.file).read_text()
+    tracking = tracking_config(spec, runs_dir)
+    check_reachable(tracking)
     dataset, check = _load_data(loaded, spec)
     with connect(address, local_cpus=local_cpus), SignalCatcher() as signals:
         check_resources(spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, nodes())
@@ -284,13 +302,13 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
         concurrency = _tune_concurrency(spec)
         parallel = (concurrency or _slots(spec)) > 1
         searcher, scheduler, callbacks, stopper = _components(
-            spec, folder, started_at, check, parallel, quiet)
+            spec, folder, started_at, check, parallel, quiet, tracking)
         meta = SweepMeta(
             name=spec.name, source_file=str(Path(loaded.doc.file).resolve()),
             base_dir=str(loaded.base_dir), spec_sha256=_sha(source_text),
             overrides={k: v for k, v in asdict(overrides).items() if v is not None},
             experiment_path=_join(storage_path, experiment), started_at=started_at,
-            address=address)
+            address=address, register_model=register_model)
         meta.write(folder)
         print(f"sweep {spec.name}: {planned_trials(spec)} trials, at most "
               f"{spec.budget.max_epochs} epochs each, {spec.search.algorithm} + "
@@ -308,7 +326,21 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
                     num_to_keep=1, checkpoint_score_attribute="objective",
                     checkpoint_score_order=spec.objective.direction),
                 verbose=0))
-        return _finish(tuner, spec, folder, meta, signals)
+        _tracker(callbacks).emit(_sweep_start(spec, source_text))
+        return _finish(tuner, spec, folder, meta, signals, _tracker(callbacks))
+
+
+def tracking_config(spec: SweepSpec, runs_dir: Path) -> TrackingConfig:
+    return resolve_tracking(spec.tracking.uri, spec.tracking.experiment, spec.name, runs_dir)
+
+
+def _sweep_start(spec: SweepSpec, text: str) -> dict[str, Any]:
+    return {"kind": "sweep_start", "spec_text": text, "spec_hash": _sha(text),
+            "planned": planned_trials(spec)}
+
+
+def _tracker(callbacks: list[Any]) -> MlflowTracker:
+    return next(c for c in callbacks if isinstance(c, MlflowTracker))
 
 
 def _join(storage_path: str, name: str) -> str:
@@ -339,40 +371,49 @@ def resume_sweep(name: str, runs_dir: Path, address: str | None,
             "with `sweeper run FILE --name NEW`")
     loaded = spec_module.loads(stored, file=str(source), base_dir=Path(meta.base_dir))
     spec = Overrides(**meta.overrides).apply(loaded.spec)
+    check_reachable(tracking_config(spec, runs_dir))
     dataset, _ = _load_data(loaded, spec)
     _tune_concurrency(spec)
     with connect(address or meta.address), SignalCatcher() as signals:
         tuner = tune.Tuner.restore(
             meta.experiment_path, trainable=_trainable(loaded, spec, dataset),
             resume_unfinished=True, resume_errored=True, restart_errored=False)
-        _set_quiet(tuner, quiet)
+        callbacks = _restored_callbacks(tuner)
+        for callback in callbacks:
+            if isinstance(callback, ProgressPrinter):
+                callback.quiet = quiet  # honour this run's --quiet
+        tracker = _tracker(callbacks)
+        tracker.reconcile_on_setup = True
         meta.status = "running"
         meta.history.append({"resumed_at": time.time()})
         meta.write(folder)
         print(f"resuming sweep {name} from {meta.experiment_path}")
-        return _finish(tuner, spec, folder, meta, signals)
+        tracker.emit(_sweep_start(spec, stored))
+        return _finish(tuner, spec, folder, meta, signals, tracker)
 
 
-def _set_quiet(tuner: Any, quiet: bool) -> None:
-    """The progress printer comes back from tuner.pkl; honour this run's --quiet."""
-    from sweeper.progress import ProgressPrinter
-
+def _restored_callbacks(tuner: Any) -> list[Any]:
+    """The callbacks Tuner.restore unpickled from tuner.pkl (Tune offers no public getter;
+    this is the one place sweeper reaches into the Tuner)."""
     local = getattr(tuner, "_local_tuner", None)
-    callbacks = local.get_run_config().callbacks if local is not None else []
-    for callback in callbacks or []:
-        if isinstance(callback, ProgressPrinter):
-            callback.quiet = quiet
+    return list(local.get_run_config().callbacks or []) if local is not None else []
 
 
 def _finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta,
-            signals: SignalCatcher) -> SweepOutcome:
+            signals: SignalCatcher, tracker: MlflowTracker) -> SweepOutcome:
     from sweeper.progress import best_row
-    from sweeper.recorder import TRIALS_CSV
+    from sweeper.recorder import HISTORY_CSV, TRIALS_CSV, read_table
 
-    tuner.fit()
-    trials = pd.read_csv(folder / TRIALS_CSV) if (folder / TRIALS_CSV).exists() \
-        else pd.DataFrame()
+    try:
+        tuner.fit()
+    except KeyboardInterrupt:
+        signals.code = signals.code or 130
+    trials = read_table(folder / TRIALS_CSV)
     if signals.code is not None:
+        open_trials = [] if trials.empty else list(
+            trials.loc[~trials["status"].isin(TERMINAL), "trial_id"])
+        tracker.emit({"kind": "interrupted", "open_trials": open_trials})
+        _close_tracking(tracker, folder, timeout=30)
         meta.status = "interrupted"
         meta.write(folder)
         raise Interrupted(
@@ -380,23 +421,67 @@ def _finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta,
             f"sweeper resume {spec.name}" + _runs_dir_hint(folder), signals.code)
     rows = trials.to_dict("records") if not trials.empty else []
     best = best_row(rows, spec.objective.direction)
-    failed = int((trials["status"] == "failed").sum()) if not trials.empty else 0
-    if not trials.empty and failed and _consecutive_tail(trials) >= \
-            spec.failures.max_consecutive_failed:
-        meta.status = "failed"
-        meta.write(folder)
+    counts = trials["status"].value_counts().to_dict() if not trials.empty else {}
+    failure: str | None = None
+    if counts.get("failed") and _consecutive_tail(trials) >= spec.failures.max_consecutive_failed:
         reasons = trials.loc[trials["status"] == "failed", "reason"].value_counts().to_dict()
-        raise SweepFailed(
-            f"sweep {spec.name} stopped after {spec.failures.max_consecutive_failed} failed "
-            f"trials in a row (reasons: {reasons}); see {folder / TRIALS_CSV}")
-    if best is None:
-        meta.status = "failed"
-        meta.write(folder)
-        raise SweepFailed(f"sweep {spec.name} ended without a scored trial; see "
-                          f"{folder / TRIALS_CSV}")
-    meta.status = "finished"
+        failure = (f"sweep {spec.name} stopped after {spec.failures.max_consecutive_failed} "
+                   f"failed trials in a row (reasons: {reasons}); see {folder / TRIALS_CSV}")
+    elif best is None:
+        failure = f"sweep {spec.name} ended without a scored trial; see {folder / TRIALS_CSV}"
+    model_path = None
+    if best is not None:
+        model_path = export_best_model(tuner, str(best["trial_id"]), spec, folder / BEST_MODEL)
+    artifacts: list[tuple[str, str | None]] = [
+        (str(folder / SWEEP_YAML), None), (str(folder / TRIALS_CSV), None),
+                 (str(folder / HISTORY_CSV), None)]
+    if model_path is not None:
+        artifacts.append((str(model_path), "model"))
+    tracker.emit({"kind": "sweep_end", "status": "failed" if failure else "finished",
+                  "counts": counts, "artifacts": artifacts,
+                  "best_score": best["score"] if best else None,
+                  "best_number": best["number"] if best else None,
+                  "best_trial_id": best["trial_id"] if best else None})
+    if meta.register_model and model_path is not None:
+        tracker.emit({"kind": "register", "name": meta.register_model,
+                      "artifact_path": f"model/{BEST_MODEL}"})
+    _close_tracking(tracker, folder, timeout=120)
+    meta.status = "failed" if failure else "finished"
     meta.write(folder)
+    if failure:
+        raise SweepFailed(failure)
     return SweepOutcome(spec.name, folder, trials, best, spec.objective.metric)
+
+
+TERMINAL = ["completed", "pruned", "stopped_early", "failed", "infeasible"]
+BEST_MODEL = "best_model.keras"
+
+
+def export_best_model(tuner: Any, trial_id: str, spec: SweepSpec, dest: Path) -> Path | None:
+    """Copy the best checkpoint's model of a trial (read through the sweep's storage)."""
+    import shutil
+
+    from sweeper.trial import CHECKPOINT_MODEL
+
+    for result in tuner.get_results():
+        if result.metrics.get("trial_id") != trial_id:
+            continue
+        checkpoint = result.get_best_checkpoint("objective", spec.objective.direction) \
+            if result.best_checkpoints else result.checkpoint
+        if checkpoint is None:
+            return None
+        with checkpoint.as_directory() as folder:
+            shutil.copyfile(Path(folder) / CHECKPOINT_MODEL, dest)
+        return dest
+    return None
+
+
+def _close_tracking(tracker: MlflowTracker, folder: Path, timeout: float) -> None:
+    left = tracker.close(timeout)
+    if left:
+        print(f"warning: {left} MLflow update(s) not written yet ({tracker.last_error}); "
+              f"they are kept in {folder / 'mlflow-events.jsonl'} and written by "
+              f"`sweeper resume {folder.name}` once the tracking store is back")
 
 
 def _consecutive_tail(trials: pd.DataFrame) -> int:

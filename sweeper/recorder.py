@@ -188,6 +188,14 @@ class SweepRecorder(Callback):
         self.flush(force=True)
 
 
+def read_table(path: Path) -> pd.DataFrame:
+    """A table sweeper wrote, with strings kept as written: a choice value such as 'nan',
+    'None' or 'NA' stays a string; only empty cells are missing."""
+    if not path.exists() or not path.stat().st_size:
+        return pd.DataFrame()
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
     tmp = path.with_suffix(".csv.tmp")
     frame.to_csv(tmp, index=False)

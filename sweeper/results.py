@@ -9,7 +9,7 @@ import pandas as pd
 
 from sweeper.engine import SWEEP_JSON, SweepMeta, load_spec_for, sweep_folder
 from sweeper.errors import UserInputError
-from sweeper.recorder import HISTORY_CSV, TRIALS_CSV
+from sweeper.recorder import HISTORY_CSV, TRIALS_CSV, read_table
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -20,13 +20,11 @@ def trials_frame(name: str, runs_dir: Path) -> pd.DataFrame:
         known = sorted(p.parent.name for p in runs_dir.glob(f"*/{SWEEP_JSON}"))
         raise UserInputError(f"no sweep named {name!r} in {runs_dir}"
                              + (f"; sweeps there: {', '.join(known)}" if known else ""))
-    path = folder / TRIALS_CSV
-    return pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
+    return read_table(folder / TRIALS_CSV)
 
 
 def history_frame(name: str, runs_dir: Path) -> pd.DataFrame:
-    path = sweep_folder(runs_dir, name) / HISTORY_CSV
-    return pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
+    return read_table(sweep_folder(runs_dir, name) / HISTORY_CSV)
 
 
 def ranked(trials: pd.DataFrame, mode: str, sort: str | None = None,

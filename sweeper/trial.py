@@ -258,6 +258,7 @@ def run_trial(config: dict[str, Any], payload: TrialPayload) -> None:
             info = InputInfo(data.image_size, data.channels, data.num_classes, mean, variance,
                              settings.horizontal_flip)
             model = _build_with_hook(settings.model_kind, params, info, build)
+        base["param_count"] = int(model.count_params())
         if state.epoch >= settings.max_epochs:
             return
         _fit(model, payload, params, seed, state, base, resumed_from)

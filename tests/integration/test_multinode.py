@@ -9,9 +9,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
+from sweeper.recorder import read_table
 from tests.conftest import sweeper, write_space
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -51,7 +51,7 @@ def test_trials_run_on_both_worker_nodes(tmp_path: Path, cluster: dict[str, obje
     result = sweeper("run", str(path), "--runs-dir", str(runs), "--address",
                      str(cluster["address"]), "--storage", str(tmp_path / "shared"))
     assert result.returncode == 0, result.stdout + result.stderr
-    trials = pd.read_csv(runs / "multinode" / "trials.csv")
+    trials = read_table(runs / "multinode" / "trials.csv")
     assert len(trials) == 4 and (trials["status"] == "completed").all()
     used = set(trials["node_id"])
     assert used <= set(cluster["workers"])  # type: ignore[arg-type]

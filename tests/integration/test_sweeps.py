@@ -20,6 +20,7 @@ import optuna
 import pandas as pd
 import pytest
 
+from sweeper.recorder import read_table
 from tests.conftest import sweeper, write_space
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -58,7 +59,7 @@ def run(tmp_path: Path, path: Path, address: str, *extra: str) -> tuple[Path, pd
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     folder = runs / path.stem
-    return folder, pd.read_csv(folder / "trials.csv")
+    return folder, read_table(folder / "trials.csv")
 
 
 def decisions(folder: Path) -> list[dict[str, object]]:
@@ -118,7 +119,7 @@ def test_asha_sweep_prunes_as_ray_decides(tmp_path: Path, ray_head: str) -> None
     assert set(trials["status"]) <= {"completed", "pruned", "infeasible"}
     pruned = {(d["trial_id"], d["epoch"]) for d in decisions(folder) if d["decision"] == "pruned"}
     assert pruned, "ASHA pruned nothing; the test space should give it bad trials"
-    history = pd.read_csv(folder / "history.csv")
+    history = read_table(folder / "history.csv")
     assert replay_asha(history, max_t=3, grace=1, rf=2) == pruned
     table_pruned = set(trials.loc[trials["status"] == "pruned", "trial_id"])
     assert table_pruned == {trial_id for trial_id, _ in pruned}
@@ -140,7 +141,7 @@ def test_hyperband_pauses_and_resumes_from_checkpoints(tmp_path: Path, ray_head:
     paused = {(d["trial_id"], d["epoch"]) for d in log if d["decision"] == "paused"}
     resumed = {(d["trial_id"], d["epoch"]) for d in log if d["decision"] == "resumed"}
     assert paused and resumed and resumed <= paused
-    history = pd.read_csv(folder / "history.csv")
+    history = read_table(folder / "history.csv")
     for trial_id, epoch in resumed:
         rows = history[history["trial_id"] == trial_id].sort_values("epoch")
         after = rows[rows["epoch"] == epoch + 1].iloc[0]
@@ -222,7 +223,7 @@ def test_address_works_with_the_users_token_and_no_extra_environment(
     result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
                      env=env)
     assert result.returncode == 0, result.stderr
-    assert len(pd.read_csv(runs / "plain-env" / "trials.csv")) == 2
+    assert len(read_table(runs / "plain-env" / "trials.csv")) == 2
 
 
 def test_a_client_without_the_token_is_refused(tmp_path: Path, ray_head: str) -> None:
@@ -251,7 +252,7 @@ def test_interrupted_sweep_resumes_to_exactly_the_requested_trials(
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if table.exists():
-            done = pd.read_csv(table)["status"].isin(["completed", "pruned"]).sum()
+            done = read_table(table)["status"].isin(["completed", "pruned"]).sum()
             if done >= 2:
                 break
         time.sleep(0.5)
@@ -260,11 +261,11 @@ def test_interrupted_sweep_resumes_to_exactly_the_requested_trials(
     assert process.returncode == code, out + err
     assert f"sweeper resume {name}" in err
     assert "Traceback" not in err
-    partial = pd.read_csv(table)
+    partial = read_table(table)
     assert 2 <= partial["status"].isin(["completed"]).sum() < 6
     result = sweeper("resume", name, "--runs-dir", str(runs), "--address", ray_head)
     assert result.returncode == 0, result.stdout + result.stderr
-    trials = pd.read_csv(table)
+    trials = read_table(table)
     assert len(trials) == 6 and trials["trial_id"].is_unique
     assert (trials["status"] == "completed").all()
     assert_study_matches_table(study_of(runs / name, name), trials)
@@ -332,7 +333,7 @@ def test_failures_end_their_trial_not_the_sweep(tmp_path: Path, ray_head: str) -
     assert (by_mode.loc["nan", "status"], by_mode.loc["nan", "reason"]) == ("failed",
                                                                             "nan_loss")
     assert by_mode.loc["nan", "epochs"] == 0  # stopped inside its first epoch
-    history = pd.read_csv(folder / "history.csv")
+    history = read_table(folder / "history.csv")
     assert history["objective"].notna().all()  # no NaN ever recorded as a result
     assert set(history["trial_id"]) == {by_mode.loc["ok", "trial_id"]}
     assert_study_matches_table(study_of(folder, "faults"), trials)
