@@ -218,8 +218,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         name=args.name, trials=args.trials, max_epochs=args.max_epochs,
         time_limit=args.time_limit, concurrency=args.concurrency,
         gpus_per_trial=args.gpus_per_trial, cpus_per_trial=args.cpus_per_trial,
-        seed=args.seed, storage=args.storage)
-    outcome = run_sweep(loaded, overrides, folder, args.address, quiet=args.quiet)
+        seed=args.seed, storage=args.storage, tracking_uri=args.tracking_uri)
+    outcome = run_sweep(loaded, overrides, folder, args.address, quiet=args.quiet,
+                        register_model=args.register_model)
     print_outcome(outcome, folder)
     return 0
 
@@ -249,6 +250,16 @@ def print_outcome(outcome: object, folder: Path) -> None:
     flag = "" if folder == runs_dir(None) else f" --runs-dir {folder}"
     print(f"tables: {outcome.folder / 'trials.csv'}, {outcome.folder / 'history.csv'}; "
           f"`sweeper results {outcome.name}{flag}`")
+    from sweeper.engine import load_spec_for, tracking_config
+
+    tracking = tracking_config(load_spec_for(outcome.name, folder).spec, folder)
+    if tracking.embedded:
+        print(f"MLflow: `sweeper ui{flag}`, then open http://127.0.0.1:5000 "
+              f"(experiment {tracking.experiment!r})")
+    else:
+        from sweeper.tracking import redact
+
+        print(f"MLflow: experiment {tracking.experiment!r} at {redact(tracking.uri)}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -273,6 +284,29 @@ def cmd_results(args: argparse.Namespace) -> int:
         frame = ranked(trials, mode, args.sort, args.top)
     print(render(frame, args.format))
     return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from sweeper.errors import UserInputError
+    from sweeper.tracking import resolve
+
+    folder = runs_dir(args.runs_dir)
+    config = resolve(args.tracking_uri, None, "ui", folder)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: the MLflow UI will listen on {args.host}, reachable from other "
+              "machines; it has no login", file=sys.stderr)
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", config.uri,
+               "--host", args.host, "--port", str(args.port), "--workers", "1"]
+    if config.artifact_root:
+        command += ["--default-artifact-root", config.artifact_root]
+    print(f"MLflow UI for {config.uri}: http://{args.host}:{args.port} (Ctrl-C stops it)",
+          flush=True)
+    try:
+        return subprocess.call(command)
+    except FileNotFoundError as exc:
+        raise UserInputError(f"cannot start the MLflow server: {exc}") from None
 
 
 def check_writable(folder: Path) -> None:
@@ -341,6 +375,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "= two trials share a GPU)")
     run.add_argument("--cpus-per-trial", type=positive_float, help="CPU cores per trial")
     run.add_argument("--seed", type=non_negative_int, help="sampler seed")
+    run.add_argument("--tracking-uri", default=None,
+                     help="MLflow tracking server (default: tracking.uri, $MLFLOW_TRACKING_URI, "
+                          "else RUNS_DIR/mlflow.db)")
+    run.add_argument("--register-model", default=None, metavar="NAME",
+                     help="register the best model in the MLflow model registry as NAME")
     run.add_argument("--quiet", action="store_true", help="summaries only, no line per trial")
     run.set_defaults(handler=cmd_run)
 
@@ -368,6 +407,17 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--top", type=positive_int, help="only the first N rows")
     results.add_argument("--sort", help="column to sort by (default: score, best first)")
     results.set_defaults(handler=cmd_results)
+
+    ui = commands.add_parser("ui", help="the MLflow UI over the runs dir's store",
+                             description="Serve the MLflow UI over RUNS_DIR/mlflow.db (or "
+                                         "--tracking-uri), on 127.0.0.1 unless --host says "
+                                         "otherwise.")
+    add_runs_dir(ui)
+    ui.add_argument("--port", type=positive_int, default=5000)
+    ui.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1; others warn)")
+    ui.add_argument("--tracking-uri", default=None, help="a store other than the runs dir's")
+    ui.set_defaults(handler=cmd_ui)
     return parser
 
 

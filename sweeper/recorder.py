@@ -191,9 +191,10 @@ class SweepRecorder(Callback):
 def read_table(path: Path) -> pd.DataFrame:
     """A table sweeper wrote, with strings kept as written: a choice value such as 'nan',
     'None' or 'NA' stays a string; only empty cells are missing."""
-    if not path.exists() or not path.stat().st_size:
+    try:
+        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (FileNotFoundError, pd.errors.EmptyDataError):
         return pd.DataFrame()
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
 def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:

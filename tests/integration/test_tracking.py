@@ -1,0 +1,113 @@
+"""MLflow: the embedded store and a real tracking server, checked with MlflowClient."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sweeper.recorder import read_table
+from tests.conftest import free_port, sweeper, write_space
+from tests.mlflow_checks import MlflowServer, assert_sweep_in_mlflow
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+SPACE = """\
+data: {source: digits}
+budget: {trials: %(trials)d, max_epochs: %(epochs)d}
+search: {algorithm: random, seed: 5}
+scheduler: {kind: asha, grace_period: 1, reduction_factor: 2}
+early_stopping: {patience: 2}
+resources: {cpus_per_trial: 1, concurrency: 2}
+space:
+  optimizer: {choice: [adam, sgd]}
+  learning_rate: {float: [1.0e-4, 5.0e-2], log: true}
+  depth: {int: [1, 3]}
+  padding: {choice: [same, valid]}
+  kernel_size: 5
+  filters: 8
+  dense_units: 0
+"""
+
+
+def tracked_sweep(tmp_path: Path, name: str, address: str, *extra: str,
+                  trials: int = 6, epochs: int = 3) -> Path:
+    path = write_space(tmp_path, name, SPACE % {"trials": trials, "epochs": epochs})
+    runs = tmp_path / "runs"
+    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", address, *extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return runs / name
+
+
+def test_embedded_store_holds_one_parent_and_a_child_per_trial(tmp_path: Path,
+                                                               ray_head: str) -> None:
+    folder = tracked_sweep(tmp_path, "tracked", ray_head, "--register-model", "digits-cnn")
+    trials = read_table(folder / "trials.csv")
+    assert len(trials) == 6
+    uri = f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}"
+    assert_sweep_in_mlflow(uri, "tracked", trials, read_table(folder / "history.csv"))
+    from mlflow import MlflowClient
+
+    versions = MlflowClient(uri).search_model_versions("name='digits-cnn'")
+    assert len(versions) == 1 and versions[0].source.endswith("model/best_model.keras")
+
+
+def test_a_real_tracking_server(tmp_path: Path, ray_head: str) -> None:
+    server = MlflowServer(tmp_path / "server", free_port()).start()
+    try:
+        folder = tracked_sweep(tmp_path, "served", ray_head, "--tracking-uri", server.uri)
+        assert_sweep_in_mlflow(server.uri, "served", read_table(folder / "trials.csv"),
+                               read_table(folder / "history.csv"))
+        assert not (tmp_path / "runs" / "mlflow.db").exists()  # nothing in the embedded store
+    finally:
+        server.stop()
+
+
+def test_unreachable_server_at_start_exits_2_before_training(tmp_path: Path) -> None:
+    path = write_space(tmp_path, "nowhere", SPACE % {"trials": 2, "epochs": 1})
+    runs = tmp_path / "runs"
+    started = time.monotonic()
+    result = sweeper("run", str(path), "--runs-dir", str(runs), "--tracking-uri",
+                     f"http://127.0.0.1:{free_port()}", timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "cannot be reached" in result.stderr and "nothing was trained" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (runs / "nowhere").exists()
+    assert time.monotonic() - started < 120
+
+
+def test_server_down_mid_sweep_catches_up_after_restart(tmp_path: Path,
+                                                        ray_head: str) -> None:
+    port = free_port()
+    server = MlflowServer(tmp_path / "server", port).start()
+    path = write_space(tmp_path, "outage", SPACE % {"trials": 8, "epochs": 4})
+    runs = tmp_path / "runs"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sweeper", "run", str(path), "--runs-dir", str(runs),
+         "--address", ray_head, "--tracking-uri", server.uri],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        history = runs / "outage" / "history.csv"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(read_table(history)) < 2:
+            time.sleep(0.5)
+        server.stop()  # the tracking server dies mid-sweep
+        down_at = len(read_table(history))
+        while time.monotonic() < deadline and len(read_table(history)) < down_at + 4:
+            time.sleep(0.5)
+        assert process.poll() is None  # training went on without the server
+        server.start()  # ... and comes back on the same port and database
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, out + err
+    finally:
+        if process.poll() is None:
+            process.kill()
+    folder = runs / "outage"
+    try:
+        assert_sweep_in_mlflow(server.uri, "outage", read_table(folder / "trials.csv"),
+                               read_table(folder / "history.csv"))
+    finally:
+        server.stop()
