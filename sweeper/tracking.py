@@ -119,8 +119,10 @@ class _Store:
             else:
                 location = (f"{self.config.artifact_root}/{self.config.experiment}"
                             if self.config.artifact_root else None)
+                # the UI opens model-training experiments on their runs table
                 self.experiment_id = self.client.create_experiment(
-                    self.config.experiment, artifact_location=location)
+                    self.config.experiment, artifact_location=location,
+                    tags={"mlflow.experimentKind": "custom_model_development"})
         return self.experiment_id
 
     def _find(self, filters: str) -> Any:

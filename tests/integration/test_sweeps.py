@@ -22,6 +22,7 @@ import pytest
 
 from sweeper.recorder import read_table
 from tests.conftest import sweeper, write_space
+from tests.mlflow_checks import assert_sweep_in_mlflow
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -263,12 +264,20 @@ def test_interrupted_sweep_resumes_to_exactly_the_requested_trials(
     assert "Traceback" not in err
     partial = read_table(table)
     assert 2 <= partial["status"].isin(["completed"]).sum() < 6
+    uri = f"sqlite:///{runs / 'mlflow.db'}"
+    from mlflow import MlflowClient
+
+    open_runs = MlflowClient(uri).search_runs(
+        [MlflowClient(uri).get_experiment_by_name(name).experiment_id],
+        filter_string="attributes.status = 'RUNNING'")
+    assert open_runs == []  # the interrupt closed every open run (KILLED)
     result = sweeper("resume", name, "--runs-dir", str(runs), "--address", ray_head)
     assert result.returncode == 0, result.stdout + result.stderr
     trials = read_table(table)
     assert len(trials) == 6 and trials["trial_id"].is_unique
     assert (trials["status"] == "completed").all()
     assert_study_matches_table(study_of(runs / name, name), trials)
+    assert_sweep_in_mlflow(uri, name, trials, read_table(runs / name / "history.csv"))
 
 
 def test_resume_refuses_a_changed_file(tmp_path: Path, ray_head: str) -> None:

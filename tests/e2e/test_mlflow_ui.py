@@ -1,0 +1,100 @@
+"""The MLflow UI served by `sweeper ui`, in a real Chromium: the sweep, its parent run and
+its child runs are listed, and the compare view of two child runs opens."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from tests.conftest import free_port, sweeper, write_space
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SPACE = """\
+data: {source: digits}
+budget: {trials: 3, max_epochs: 2}
+search: {algorithm: random, seed: 2}
+scheduler: {kind: fifo}
+resources: {concurrency: 2}
+space:
+  learning_rate: {float: [1.0e-3, 1.0e-2], log: true}
+  filters: {choice: [4, 8]}
+  dense_units: 0
+"""
+
+
+@pytest.fixture
+def ui(tmp_path: Path, ray_head: str) -> Iterator[tuple[str, Path]]:
+    path = write_space(tmp_path, "browsed", SPACE)
+    runs = tmp_path / "runs"
+    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head)
+    assert result.returncode == 0, result.stdout + result.stderr
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sweeper", "ui", "--runs-dir", str(runs), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert process.stdout is not None
+        assert url in process.stdout.readline()  # it prints where it listens
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        yield url, runs
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                    reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_ui_lists_the_sweep_and_compares_two_trials(ui: tuple[str, Path]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, runs = ui
+    client = MlflowClient(f"sqlite:///{runs / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("browsed")
+    assert experiment is not None
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(f"{url}/#/experiments/{experiment.experiment_id}/runs")
+        page.wait_for_selector("text=browsed", timeout=90_000)  # the experiment and parent run
+        assert "4 matching runs" in page.inner_text("body")  # the parent and three children
+        parent_row = page.locator('[role="row"]', has_text="browsed")
+        parent_row.locator('button[data-component-id*="runnamecellrenderer"]').first.click()
+        for name in ("trial-000", "trial-001", "trial-002"):
+            page.wait_for_selector(f"text={name}", timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "mlflow-runs.png"), full_page=True)
+        for name in ("trial-000", "trial-001"):
+            page.locator('[role="row"]', has_text=name).locator(
+                'input[aria-label^="Press Space to toggle row selection"]').first.check()
+        page.get_by_role("button", name="Compare").first.click()
+        page.wait_for_url("**/compare-runs**", timeout=30_000)
+        page.wait_for_selector("text=Comparing 2 Runs", timeout=30_000)
+        body = page.inner_text("body")
+        assert "trial-000" in body and "trial-001" in body
+        page.screenshot(path=str(ARTIFACTS / "mlflow-compare.png"), full_page=True)
+        browser.close()
+    assert (ARTIFACTS / "mlflow-compare.png").stat().st_size > 10_000
