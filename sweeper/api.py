@@ -10,8 +10,7 @@ from typing import Any
 import pandas as pd
 
 from sweeper import spec as spec_module
-from sweeper.engine import STUDY_FILE, Overrides, SweepMeta, load_spec_for, run_sweep, \
-    sweep_folder
+from sweeper.engine import STUDY_FILE, Overrides, SweepMeta, load_spec_for, run_sweep, sweep_folder
 from sweeper.results import history_frame, ranked, trials_frame
 from sweeper.status import Status
 from sweeper.yamlio import dump

@@ -155,8 +155,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else (
         runs_dir(args.runs_dir) / loaded.spec.name / "model.keras")
     check_writable(output.parent)
-    from sweeper.train import train
+    from sweeper.train import train, train_seeds
 
+    if args.seeds > 1:
+        summary = train_seeds(loaded, epochs=args.epochs, output=output, first_seed=seed,
+                              count=args.seeds, verbose=not args.quiet)
+        values = ", ".join(f"{r.objective:.4f} (seed {r.seed})" for r in summary.results)
+        print(f"{summary.metric} over {args.seeds} seeds: mean {summary.mean:.4f}, "
+              f"std {summary.std:.4f} [{values}]")
+        provenance = loaded.spec.provenance or {}
+        if "objective" in provenance:
+            print(f"the sweep reported {float(provenance['objective']):.4f} for this "
+                  f"configuration (trial {provenance.get('trial_number')})")
+        print(f"models: {output} (seed {seed}) and siblings; summary in "
+              f"{output.with_suffix('.seeds.json')}")
+        return 0
     result = train(loaded, epochs=args.epochs, output=output, seed=seed,
                    verbose=not args.quiet)
     print(f"best {result.objective_metric}: {result.objective:.4f} at epoch "
@@ -275,6 +288,18 @@ def cmd_results(args: argparse.Namespace) -> int:
 
     folder = runs_dir(args.runs_dir)
     trials = trials_frame(args.name, folder)
+    if args.plots:
+        from sweeper.api import load
+        from sweeper.engine import tracking_config
+        from sweeper.tracking import log_files
+
+        sweep = load(args.name, folder)
+        paths = sweep.plots()
+        logged = log_files(tracking_config(sweep.loaded.spec, folder), args.name, paths,
+                           "plots")
+        print(f"plots: {', '.join(str(p) for p in paths)}"
+              + ("" if logged else " (not logged to MLflow: the store is unreachable)"),
+              file=sys.stderr)
     if args.history:
         frame = history_frame(args.name, folder)
         if args.top:
@@ -283,6 +308,30 @@ def cmd_results(args: argparse.Namespace) -> int:
         mode = load_spec_for(args.name, folder).spec.objective.direction
         frame = ranked(trials, mode, args.sort, args.top)
     print(render(frame, args.format))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sweeper.export import export
+
+    output = Path(args.output)
+    document = export(args.name, runs_dir(args.runs_dir), output,
+                      Path(args.model) if args.model else None, args.trial)
+    provenance = document["provenance"]
+    print(f"wrote {output}: trial {provenance['trial_number']} of {args.name}, "
+          f"{provenance['objective_metric']} {provenance['objective']:.4f} at epoch "
+          f"{provenance['best_epoch']} (training seed {provenance['training_seed']})")
+    if args.model:
+        print(f"wrote {args.model}: the trial's best checkpoint")
+    print(f"train it again: sweeper train {output}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sweeper.api import compare
+    from sweeper.results import render
+
+    print(render(compare(args.names, runs_dir(args.runs_dir)), args.format))
     return 0
 
 
@@ -352,6 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: the file's provenance.training_seed, else 0)")
     train.add_argument("--runs-dir", default=None,
                        help="outputs folder (default: $SWEEPER_RUNS_DIR or ./runs)")
+    train.add_argument("--seeds", type=positive_int, default=1,
+                       help="train with this many seeds (SEED, SEED+1, ...) and report the "
+                            "objective's mean and standard deviation")
     train.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     train.set_defaults(handler=cmd_train)
 
@@ -406,7 +458,30 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--history", action="store_true", help="one row per trial and epoch")
     results.add_argument("--top", type=positive_int, help="only the first N rows")
     results.add_argument("--sort", help="column to sort by (default: score, best first)")
+    results.add_argument("--plots", action="store_true",
+                         help="also write PNG plots to RUNS_DIR/NAME/plots/ (and log them to "
+                              "the sweep's MLflow run)")
     results.set_defaults(handler=cmd_results)
+
+    export = commands.add_parser(
+        "export", help="the best (or a chosen) trial as a fixed file that trains again",
+        description="Write the best trial (or --trial) as a search-space file with every "
+                    "parameter fixed and a provenance block; --model copies its best "
+                    "checkpoint's model.")
+    export.add_argument("name", help="sweep name")
+    add_runs_dir(export)
+    export.add_argument("-o", "--output", default="best.yaml", help="file to write")
+    export.add_argument("--model", default=None, help="also write the model (.keras)")
+    export.add_argument("--trial", default=None, help="a trial id or number (default: best)")
+    export.set_defaults(handler=cmd_export)
+
+    compare = commands.add_parser(
+        "compare", help="sweeps side by side: best, trials by status, time, epochs")
+    compare.add_argument("names", nargs="+", help="sweep names")
+    add_runs_dir(compare)
+    compare.add_argument("--format", choices=("table", "csv", "json", "markdown"),
+                         default="table")
+    compare.set_defaults(handler=cmd_compare)
 
     ui = commands.add_parser("ui", help="the MLflow UI over the runs dir's store",
                              description="Serve the MLflow UI over RUNS_DIR/mlflow.db (or "

@@ -81,6 +81,7 @@ class SweepMeta:
     status: str = "running"
     address: str | None = None
     register_model: str | None = None
+    data_fingerprint: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
@@ -308,7 +309,8 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
             base_dir=str(loaded.base_dir), spec_sha256=_sha(source_text),
             overrides={k: v for k, v in asdict(overrides).items() if v is not None},
             experiment_path=_join(storage_path, experiment), started_at=started_at,
-            address=address, register_model=register_model)
+            address=address, register_model=register_model,
+            data_fingerprint=dataset.fingerprint())
         meta.write(folder)
         print(f"sweep {spec.name}: {planned_trials(spec)} trials, at most "
               f"{spec.budget.max_epochs} epochs each, {spec.search.algorithm} + "
@@ -437,6 +439,7 @@ def _finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta,
                  (str(folder / HISTORY_CSV), None)]
     if model_path is not None:
         artifacts.append((str(model_path), "model"))
+    artifacts += [(str(p), "plots") for p in _plots(spec, folder, trials)]
     tracker.emit({"kind": "sweep_end", "status": "failed" if failure else "finished",
                   "counts": counts, "artifacts": artifacts,
                   "best_score": best["score"] if best else None,
@@ -451,6 +454,24 @@ def _finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta,
     if failure:
         raise SweepFailed(failure)
     return SweepOutcome(spec.name, folder, trials, best, spec.objective.metric)
+
+
+def _plots(spec: SweepSpec, folder: Path, trials: pd.DataFrame) -> list[Path]:
+    """The sweep's PNG plots (a plot that fails must not fail a finished sweep)."""
+    import optuna
+
+    from sweeper.plots import make_plots
+    from sweeper.recorder import HISTORY_CSV, read_table
+
+    try:
+        storage = optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(folder / STUDY_FILE)))
+        study = optuna.load_study(study_name=spec.name, storage=storage)
+        return make_plots(folder, study, trials, read_table(folder / HISTORY_CSV),
+                          spec.objective.metric, spec.objective.direction)
+    except Exception as exc:  # plotting is a report, not the sweep
+        print(f"warning: plots failed: {type(exc).__name__}: {exc}")
+        return []
 
 
 TERMINAL = ["completed", "pruned", "stopped_early", "failed", "infeasible"]

@@ -130,11 +130,16 @@ def export(name: str, runs_dir: Path, output: Path, model: Path | None = None,
 def copy_model(folder: Path, meta: SweepMeta, loaded: LoadedSpec, trial_id: str,
                dest: Path) -> None:
     """The trial's best checkpoint's model, read through the sweep's Tune storage."""
+    import logging
+
     from ray.tune import ExperimentAnalysis
 
     from sweeper.trial import CHECKPOINT_MODEL
 
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # sweeper keeps its own tables, so Tune's per-trial result.json files are not written;
+    # the checkpoints are found from the experiment state all the same.
+    logging.getLogger("ray.tune").setLevel(logging.ERROR)
     analysis = ExperimentAnalysis(meta.experiment_path)
     for tune_trial in analysis.trials:
         if tune_trial.trial_id != trial_id:

@@ -13,11 +13,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import optuna  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import optuna
+import pandas as pd
 
-from sweeper.status import Status  # noqa: E402
+from sweeper.status import Status
 
 STATUS_COLORS = {"completed": "tab:green", "stopped_early": "tab:blue", "pruned": "tab:orange",
                  "failed": "tab:red", "running": "tab:gray", "paused": "tab:purple"}

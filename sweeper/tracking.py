@@ -279,6 +279,18 @@ class _Store:
                                          tags={"sweeper.sweep": self.sweep})
 
 
+def log_files(config: TrackingConfig, sweep: str, paths: list[Path], folder: str) -> bool:
+    """Attach files to a sweep's parent run now (e.g. plots made after the sweep)."""
+    try:
+        store = _Store(config, sweep)
+        run_id = store.parent_run()
+        for path in paths:
+            store.client.log_artifact(run_id, str(path), folder)
+        return True
+    except Exception:  # the tables and files on disk are what matter here
+        return False
+
+
 class MlflowTracker(Callback):
     """The Tune callback: turns trial events into MLflow events, without blocking Tune."""
 

@@ -63,6 +63,10 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
                                                         f"{bp.infeasible}", key=True)])
     for warning in dataset.warnings:
         print(f"warning: {warning}")
+    recorded = (spec.provenance or {}).get("data_fingerprint")
+    if recorded and recorded != dataset.fingerprint():
+        print(f"warning: the data differs from the data the sweep trained on (fingerprint "
+              f"{dataset.fingerprint()}, recorded {recorded}): scores may not compare")
 
     import keras
 
@@ -78,13 +82,15 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
     model = build(spec.model.kind, builder, params, info)
     batch_size = int(params.get("batch_size", 64))
     metric, mode = spec.objective.metric, spec.objective.direction
-    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
-    if spec.early_stopping.patience is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=metric, mode=mode, patience=spec.early_stopping.patience,
-            min_delta=spec.early_stopping.min_delta,
-            restore_best_weights=spec.early_stopping.restore_best_weights))
     total_epochs = epochs or spec.budget.max_epochs
+    # The sweep's rule: a run's score is its best epoch. Patience null never stops, but the
+    # best epoch's weights are still the ones kept (unless restore_best_weights is off).
+    callbacks: list[keras.callbacks.Callback] = [
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.EarlyStopping(
+            monitor=metric, mode=mode, min_delta=spec.early_stopping.min_delta,
+            patience=spec.early_stopping.patience or total_epochs + 1,
+            restore_best_weights=spec.early_stopping.restore_best_weights)]
     started = time.monotonic()
     history = model.fit(
         pipeline(dataset.x_train, dataset.y_train, batch_size, training=True, seed=seed),
@@ -108,7 +114,7 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
     model.save(output)
     result = TrainResult(
         objective_metric=metric,
-        objective=float(metrics.get(metric, values[best_index])),
+        objective=float(values[best_index]),
         best_epoch=best_index + 1,
         epochs_run=len(values),
         metrics=metrics,
@@ -120,3 +126,41 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
     )
     output.with_suffix(".json").write_text(json.dumps(asdict(result), indent=2) + "\n")
     return result
+
+
+@dataclass
+class SeedsSummary:
+    """The same configuration trained with several seeds: was the winner luck?"""
+
+    metric: str
+    results: list[TrainResult]
+
+    @property
+    def values(self) -> list[float]:
+        return [r.objective for r in self.results]
+
+    @property
+    def mean(self) -> float:
+        return sum(self.values) / len(self.values)
+
+    @property
+    def std(self) -> float:
+        mean = self.mean
+        return math.sqrt(sum((v - mean) ** 2 for v in self.values) / len(self.values))
+
+
+def train_seeds(loaded: LoadedSpec, *, epochs: int | None, output: Path, first_seed: int,
+                count: int, verbose: bool = True) -> SeedsSummary:
+    """Train ``count`` times (seeds first_seed, first_seed+1, ...); the first model is kept at
+    ``output``, the others beside it as ``NAME-seedS.keras``."""
+    results = []
+    for index in range(count):
+        seed = first_seed + index
+        path = output if index == 0 else output.with_name(
+            f"{output.stem}-seed{seed}{output.suffix}")
+        results.append(train(loaded, epochs=epochs, output=path, seed=seed, verbose=verbose))
+    summary = SeedsSummary(loaded.spec.objective.metric, results)
+    output.with_suffix(".seeds.json").write_text(json.dumps(
+        {"metric": summary.metric, "mean": summary.mean, "std": summary.std,
+         "runs": [asdict(r) for r in results]}, indent=2) + "\n")
+    return summary

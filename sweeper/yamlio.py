@@ -192,4 +192,4 @@ def load_file(path: str | Path) -> LocatedDocument:
 
 def dump(data: Any) -> str:
     """YAML text with keys in the order given (for exported and recorded specs)."""
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True)
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
