@@ -44,7 +44,8 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "json":
-        return json.dumps(json.loads(frame.to_json(orient="records")), indent=2)
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        return json.dumps(records, indent=2, default=lambda v: v.item())  # exact floats
     if fmt == "markdown":
         return frame.to_markdown(index=False)
     with pd.option_context("display.max_columns", None, "display.width", 200,
