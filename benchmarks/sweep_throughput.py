@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from report import write_section
 
 CPUS = 2
 SPACE = """\
@@ -173,15 +174,7 @@ def write_report(path: Path, table: pd.DataFrame, args: argparse.Namespace) -> N
         "`to_target_s`: seconds from the sweep's start until a trial first reached "
         f"val_accuracy {args.target}. `processes`: distinct worker processes that ran trials.\n\n"
         + shown.to_markdown(index=False) + "\n")
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    marker = "## Sweep throughput"
-    if marker in text:
-        start = text.index(marker)
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1:] if end != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    write_section(path, "## Sweep throughput", section)
 
 
 if __name__ == "__main__":

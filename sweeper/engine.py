@@ -434,9 +434,9 @@ def _finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta,
     model_path = None
     if best is not None:
         model_path = export_best_model(tuner, str(best["trial_id"]), spec, folder / BEST_MODEL)
+    # sweep.yaml went to MLflow at the start, redacted; never upload the raw file
     artifacts: list[tuple[str, str | None]] = [
-        (str(folder / SWEEP_YAML), None), (str(folder / TRIALS_CSV), None),
-                 (str(folder / HISTORY_CSV), None)]
+        (str(folder / TRIALS_CSV), None), (str(folder / HISTORY_CSV), None)]
     if model_path is not None:
         artifacts.append((str(model_path), "model"))
     artifacts += [(str(p), "plots") for p in _plots(spec, folder, trials)]

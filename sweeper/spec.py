@@ -70,6 +70,16 @@ class _Param(StrictModel):
         return {k: (v if isinstance(v, list) else [v]) for k, v in self.when.items()}
 
 
+def _check_range(low: float, high: float, log: bool) -> None:
+    """The rules every numeric range shares."""
+    if low >= high:
+        raise ValueError(
+            f"low must be below high, got [{low}, {high}]"
+            + ("; for a fixed value write the value itself" if low == high else ""))
+    if log and low <= 0:
+        raise ValueError(f"a log range must be above zero, got [{low}, {high}]")
+
+
 class ChoiceParam(_Param):
     """One of a list of values."""
 
@@ -109,13 +119,7 @@ class IntParam(_Param):
     @model_validator(mode="after")
     def _bounds(self) -> IntParam:
         low, high = self.range_
-        if low >= high:
-            raise ValueError(
-                f"low must be below high, got [{low}, {high}]"
-                + ("; for a fixed value write the value itself" if low == high else "")
-            )
-        if self.log and low <= 0:
-            raise ValueError(f"a log range must be above zero, got [{low}, {high}]")
+        _check_range(low, high, self.log)
         if self.log and self.step != 1:
             raise ValueError("'log' and 'step' cannot be combined (Optuna samples one or the "
                              "other); remove one")
@@ -141,13 +145,7 @@ class FloatParam(_Param):
     @model_validator(mode="after")
     def _bounds(self) -> FloatParam:
         low, high = self.range_
-        if low >= high:
-            raise ValueError(
-                f"low must be below high, got [{low}, {high}]"
-                + ("; for a fixed value write the value itself" if low == high else "")
-            )
-        if self.log and low <= 0:
-            raise ValueError(f"a log range must be above zero, got [{low}, {high}]")
+        _check_range(low, high, self.log)
         if self.log and self.step is not None:
             raise ValueError("'log' and 'step' cannot be combined; remove one")
         if self.step is not None and self.step > high - low:

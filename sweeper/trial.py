@@ -124,6 +124,15 @@ def configure_process(settings: TrialSettings) -> None:
     _configured_process = True
 
 
+def resident_mb() -> float:
+    """This process's resident memory now (Linux /proc; 0 where unavailable)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
 def placement() -> dict[str, Any]:
     """Where this trial runs: Ray node, address, the GPUs it was given, the process."""
     import ray
@@ -212,6 +221,7 @@ def _make_report_callback(settings: TrialSettings, state: EarlyStoppingState,
                 "optimizer_iterations": int(self.model.optimizer.iterations.numpy()),
                 "resumed_from_epoch": resumed_from if self.first else None,
                 "resumed_iterations": self.start_iterations if self.first else None,
+                "rss_mb": resident_mb(),
             }
             self.first = False
             with tempfile.TemporaryDirectory(prefix="sweeper-ckpt-") as folder:

@@ -98,3 +98,18 @@ def test_ui_lists_the_sweep_and_compares_two_trials(ui: tuple[str, Path]) -> Non
         page.screenshot(path=str(ARTIFACTS / "mlflow-compare.png"), full_page=True)
         browser.close()
     assert (ARTIFACTS / "mlflow-compare.png").stat().st_size > 10_000
+
+
+def test_ui_on_another_host_warns(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sweeper", "ui", "--runs-dir", str(tmp_path / "runs"),
+         "--host", "0.0.0.0", "--port", str(free_port())],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.stderr is not None
+        warning = process.stderr.readline()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+    assert "warning: the MLflow UI will listen on 0.0.0.0" in warning
+    assert "no login" in warning

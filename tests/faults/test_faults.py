@@ -1,0 +1,191 @@
+"""Faults a long sweep must survive, each injected for real: a SIGKILLed driver, a killed
+worker, a builder that always fails, an unwritable runs dir, secrets in the environment,
+and memory over 100 trials in one reused worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sweeper.recorder import read_table
+from tests.conftest import sweeper, write_space
+from tests.mlflow_checks import assert_sweep_in_mlflow
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.faults]
+
+DIGITS = """\
+data: {source: digits}
+budget: {trials: %(trials)d, max_epochs: %(epochs)d}
+search: {algorithm: random, seed: 9}
+scheduler: {kind: fifo}
+early_stopping: {patience: null}
+failures: {max_failures: 1, max_consecutive_failed: 10}
+resources: {cpus_per_trial: 1, concurrency: %(concurrency)d}
+space:
+  learning_rate: {float: [1.0e-3, 1.0e-2], log: true}
+  filters: {choice: [4, 8]}
+  dense_units: 0
+"""
+
+
+def start(path: Path, runs: Path, address: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sweeper", "run", str(path), "--runs-dir", str(runs),
+         "--address", address, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(check: object, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.3)
+    raise AssertionError("timed out waiting")
+
+
+def completed(table: Path) -> int:
+    frame = read_table(table)
+    return 0 if frame.empty else int((frame["status"] == "completed").sum())
+
+
+def test_sigkill_driver_then_resume_counts_every_trial_once(tmp_path: Path,
+                                                            ray_head: str) -> None:
+    path = write_space(tmp_path, "killed", DIGITS % {"trials": 8, "epochs": 3,
+                                                     "concurrency": 2})
+    runs = tmp_path / "runs"
+    driver = start(path, runs, ray_head)
+    table = runs / "killed" / "trials.csv"
+    wait_for(lambda: completed(table) >= 3)
+    time.sleep(2)
+    driver.kill()  # SIGKILL: no handler runs, nothing is closed
+    driver.communicate(timeout=60)
+    result = sweeper("resume", "killed", "--runs-dir", str(runs), "--address", ray_head)
+    assert result.returncode == 0, result.stdout + result.stderr
+    trials = read_table(table)
+    assert len(trials) == 8 and trials["trial_id"].is_unique
+    assert trials["status"].isin(["completed"]).all()
+    assert_sweep_in_mlflow(f"sqlite:///{runs / 'mlflow.db'}", "killed", trials,
+                           read_table(runs / "killed" / "history.csv"))
+
+
+def test_killed_worker_restarts_its_trial_from_the_last_checkpoint(tmp_path: Path,
+                                                                   ray_head: str) -> None:
+    body = DIGITS.replace("source: digits", "source: mnist5k") % {
+        "trials": 1, "epochs": 8, "concurrency": 1}
+    path = write_space(tmp_path, "worker", body)
+    runs = tmp_path / "runs"
+    driver = start(path, runs, ray_head)
+    history = runs / "worker" / "history.csv"
+    wait_for(lambda: len(read_table(history)) >= 2)
+    pid = int(read_table(runs / "worker" / "trials.csv")["pid"].iloc[0])
+    os.kill(pid, signal.SIGKILL)  # the trial's worker process dies mid-epoch
+    out, err = driver.communicate(timeout=600)
+    assert driver.returncode == 0, out + err
+    trials = read_table(runs / "worker" / "trials.csv")
+    assert len(trials) == 1 and trials["status"].iloc[0] == "completed"
+    rows = read_table(history)
+    restarted = rows[rows["resumed_from_epoch"].notna()]
+    assert len(restarted) == 1 and restarted["resumed_from_epoch"].iloc[0] >= 2
+    assert restarted["resumed_iterations"].iloc[0] > 0  # optimizer state came back too
+    assert int(trials["pid"].iloc[0]) != pid
+    assert sorted(rows["epoch"]) == list(range(1, 9))
+    assert_sweep_in_mlflow(f"sqlite:///{runs / 'mlflow.db'}", "worker", trials, rows)
+
+
+ALWAYS_FAILS = '''
+def build(params, input_shape, num_classes):
+    raise RuntimeError("this builder never works")
+'''
+
+
+def test_consecutive_failures_stop_the_sweep_with_a_message(tmp_path: Path,
+                                                           ray_head: str) -> None:
+    (tmp_path / "broken_models.py").write_text(ALWAYS_FAILS)
+    path = write_space(tmp_path, "hopeless", """\
+        data: {source: digits}
+        model: {kind: "broken_models:build"}
+        budget: {trials: 20, max_epochs: 2}
+        failures: {max_consecutive_failed: 3}
+        resources: {concurrency: 1}
+        space:
+          units: {int: [1, 9]}
+        """)
+    runs = tmp_path / "runs"
+    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
+                     timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "stopped after 3 failed trials in a row" in result.stderr
+    trials = read_table(runs / "hopeless" / "trials.csv")
+    assert 3 <= len(trials) < 20
+    failed = trials[trials["status"] == "failed"]
+    assert len(failed) >= 3
+    assert failed["error"].str.contains("RuntimeError: this builder never works").all()
+
+
+def test_unwritable_runs_dir_is_refused_before_any_work(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    path = write_space(tmp_path, "nowhere", DIGITS % {"trials": 1, "epochs": 1,
+                                                      "concurrency": 1})
+    result = sweeper("run", str(path), "--runs-dir", str(blocker / "runs"), timeout=120)
+    assert result.returncode == 2
+    assert "cannot write to" in result.stderr and "--runs-dir" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_secrets_never_reach_mlflow(tmp_path: Path, ray_head: str) -> None:
+    secret = "s3cr3t-value-4711"
+    path = write_space(tmp_path, "secretive", DIGITS % {"trials": 2, "epochs": 1,
+                                                        "concurrency": 2}
+                       + f"storage: null  # s3://user:{secret}@bucket would be redacted\n")
+    runs = tmp_path / "runs"
+    env = {**os.environ, "AWS_SECRET_ACCESS_KEY": secret, "MLFLOW_TRACKING_TOKEN": secret}
+    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
+                     env=env)
+    assert result.returncode == 0, result.stderr
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{runs / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("secretive")
+    assert experiment is not None
+    for run in client.search_runs([experiment.experiment_id]):
+        values = [*run.data.params.values(), *run.data.tags.values()]
+        assert not any(secret in str(v) for v in values)
+        for artifact in client.list_artifacts(run.info.run_id):
+            if artifact.is_dir:
+                continue
+            local = client.download_artifacts(run.info.run_id, artifact.path, str(tmp_path))
+            assert secret.encode() not in Path(local).read_bytes()
+
+
+def test_memory_stays_flat_over_100_trials_in_one_worker(tmp_path: Path,
+                                                         ray_head: str) -> None:
+    path = write_space(tmp_path, "hundred", """\
+        data: {source: digits}
+        budget: {trials: 100, max_epochs: 1}
+        search: {algorithm: random, seed: 0}
+        scheduler: {kind: fifo}
+        resources: {cpus_per_trial: 1, concurrency: 1}
+        space:
+          learning_rate: {float: [1.0e-3, 1.0e-2], log: true}
+          filters: {choice: [4, 8]}
+          depth: 1
+          dense_units: 0
+        """)
+    runs = tmp_path / "runs"
+    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
+                     "--quiet", timeout=900)
+    assert result.returncode == 0, result.stderr
+    trials = read_table(runs / "hundred" / "trials.csv")
+    history = read_table(runs / "hundred" / "history.csv").sort_values("number")
+    assert len(trials) == 100 and trials["pid"].nunique() == 1  # one reused worker
+    rss = history["rss_mb"].to_numpy()
+    growth = rss[-10:].mean() - rss[5:15].mean()  # after warm-up, to the end
+    assert growth < 400, f"resident memory grew {growth:.0f} MB over 100 trials"
