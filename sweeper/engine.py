@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import signal
@@ -161,10 +162,27 @@ class SignalCatcher:
             raise KeyboardInterrupt
 
 
+class _SyncRaceFilter(logging.Filter):
+    """Drops Tune's report of one known race, which is harmless.
+
+    Tune copies its state folder to storage in the background while it writes the next
+    state there through temporary files; when the copy meets a temporary file that has just
+    been renamed it logs a traceback. The next sync (and the final one, which Tune waits
+    for) copies the folder again, so nothing is lost. Any other sync failure still shows.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, FileNotFoundError) and "tmp-" in str(error))
+
+
 def _quiet_tune() -> None:
     """sweeper prints its own progress; Tune's boxes and tables would only repeat it."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    state_logger = logging.getLogger("ray.tune.execution.experiment_state")
+    if not any(isinstance(f, _SyncRaceFilter) for f in state_logger.filters):
+        state_logger.addFilter(_SyncRaceFilter())
 
 
 def _tune_concurrency(spec: SweepSpec) -> int | None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
+import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -210,6 +212,18 @@ class OptunaSearcher(Searcher):
         return number is not None and self._trial(number).should_prune()
 
     # -- state saved with Tune's experiment state
+    def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
+        """Write the state beside, not inside, the folder Tune syncs to storage.
+
+        Ray's own save_to_dir writes a temporary file inside that folder while a background
+        sync may be copying it; the copy then fails on the renamed file (seen in CI).
+        """
+        target = Path(checkpoint_dir) / self.CKPT_FILE_TMPL.format(session_str)
+        fd, tmp = tempfile.mkstemp(dir=Path(checkpoint_dir).parent, suffix=".tmp")
+        os.close(fd)
+        self.save(tmp)
+        os.replace(tmp, target)
+
     def save(self, checkpoint_path: str) -> None:
         state = {"issued": self.issued, "live": self.live, "reported": self.reported,
                  "last": self.last}

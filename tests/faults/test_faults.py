@@ -188,4 +188,7 @@ def test_memory_stays_flat_over_100_trials_in_one_worker(tmp_path: Path,
     assert len(trials) == 100 and trials["pid"].nunique() == 1  # one reused worker
     rss = history["rss_mb"].to_numpy()
     growth = rss[-10:].mean() - rss[5:15].mean()  # after warm-up, to the end
-    assert growth < 400, f"resident memory grew {growth:.0f} MB over 100 trials"
+    # TensorFlow keeps ~2-6 MB per fit() of traced functions whatever clear_session does
+    # (tensorflow#61791, keras#20552; only run_eagerly avoids it): ~550 MB here. The bound
+    # catches anything sweeper would add on top (a dataset copy per trial is 10+ MB).
+    assert growth < 800, f"resident memory grew {growth:.0f} MB over 100 trials"

@@ -85,3 +85,38 @@ def test_sweep_folder_stays_inside_the_runs_dir(tmp_path: Path) -> None:
     assert sweep_folder(tmp_path, "ok-name") == (tmp_path / "ok-name").resolve()
     with pytest.raises(UserInputError, match="outside"):
         sweep_folder(tmp_path, "../escape")
+
+
+def test_searcher_state_is_written_without_a_temporary_file_in_the_synced_folder(
+        tmp_path: Path) -> None:
+    from sweeper.searcher import OptunaSearcher
+
+    spec = spec_module.loads("budget: {trials: 3, max_epochs: 2}\n").spec
+    searcher = OptunaSearcher(spec, tmp_path / "study.journal", 3, False,
+                              DecisionLog(tmp_path / "decisions.jsonl"), None, lambda *_: None)
+    searcher.issued = 2
+    synced = tmp_path / "tune" / "driver_artifacts"
+    synced.mkdir(parents=True)
+    searcher.save_to_dir(str(synced), "s1")
+    assert [p.name for p in synced.iterdir()] == ["searcher-state-s1.pkl"]
+    assert not list((tmp_path / "tune").glob("*.tmp"))
+    restored = OptunaSearcher(spec, tmp_path / "study.journal", 3, False,
+                              DecisionLog(tmp_path / "decisions.jsonl"), None, lambda *_: None)
+    restored.restore_from_dir(str(synced))
+    assert restored.issued == 2
+
+
+def test_only_tunes_harmless_sync_race_is_silenced() -> None:
+    import logging
+
+    from sweeper.engine import _SyncRaceFilter
+
+    def record(error: BaseException) -> logging.LogRecord:
+        return logging.LogRecord("ray.tune.execution.experiment_state", logging.ERROR, "f", 1,
+                                 "Saving experiment state failed", (),
+                                 (type(error), error, None))
+
+    race = FileNotFoundError(2, "Failed to open local file '/x/.ab-tmp-searcher-state-1.pkl'")
+    assert not _SyncRaceFilter().filter(record(race))
+    assert _SyncRaceFilter().filter(record(PermissionError(13, "denied: /bucket/state.json")))
+    assert _SyncRaceFilter().filter(record(FileNotFoundError(2, "no such bucket")))
