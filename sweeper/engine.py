@@ -180,6 +180,7 @@ def _quiet_tune() -> None:
     """sweeper prints its own progress; Tune's boxes and tables would only repeat it."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")  # ProgressPrinter says it
     state_logger = logging.getLogger("ray.tune.execution.experiment_state")
     if not any(isinstance(f, _SyncRaceFilter) for f in state_logger.filters):
         state_logger.addFilter(_SyncRaceFilter())

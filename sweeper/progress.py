@@ -7,6 +7,7 @@ import math
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
@@ -28,6 +29,18 @@ def best_row(rows: list[dict[str, Any]], mode: str) -> dict[str, Any] | None:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _last_error(trial: Trial) -> str:
+    """First line of the trial's latest failure, as Tune wrote it to its error file."""
+    try:
+        text = Path(trial.error_file).read_text() if trial.error_file else ""
+    except OSError:
+        return "error file unreadable"
+    blocks = text.split("Failure # ")
+    lines = blocks[-1].splitlines()[1:] if blocks[-1] else []
+    first = next((line.strip() for line in lines if line.strip()), "no message")
+    return first if len(first) <= 160 else first[:157] + "..."
 
 
 def _clock(seconds: float) -> str:
@@ -85,6 +98,17 @@ class ProgressPrinter(Callback):
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
                        **info: Any) -> None:
         self._trial_line(trial)
+
+    def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial,
+                         **info: Any) -> None:
+        """Tune retries a trial whose worker died (a lost node, a killed process): one line,
+        in place of Tune's traceback; the full error stays in the trial's error file."""
+        row = self.recorder.rows.get(trial.trial_id, {})
+        self._print(
+            f"[{_clock(self.recorder.now())}] trial {row.get('number', trial.trial_id)} lost "
+            f"its worker after {row.get('epochs', 0)} epoch(s) ({_last_error(trial)}); "
+            f"retrying from its last checkpoint (failure {trial.run_metadata.num_failures} "
+            f"of at most {trial.max_failures})")
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         self._print(self.summary())

@@ -2,8 +2,8 @@
 
 Started by tests as a separate process so that the cluster's token mode comes from this
 process's environment, not from whatever Ray configuration the test process already has.
-Prints one JSON line: {"address": ..., "workers": [node ids]}. SIGUSR1 removes the last
-worker node (its processes killed), as when a machine of a cluster dies.
+Prints one JSON line: {"address": ..., "workers": [node ids]}. Losing a node mid-sweep is
+tested with `ray start` processes instead (tests/integration/test_ray_start_cluster.py).
 """
 
 from __future__ import annotations
@@ -28,12 +28,8 @@ def main() -> None:
         cluster.shutdown()
         sys.exit(0)
 
-    def remove_last_worker(*_: object) -> None:  # a node dies: its processes are killed
-        cluster.remove_node(nodes.pop(), allow_graceful=False)
-
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGUSR1, remove_last_worker)
     while True:
         time.sleep(1)
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,39 +81,3 @@ def test_the_cluster_requires_the_token(tmp_path: Path, cluster: dict[str, objec
                      timeout=180)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "token authentication" in result.stderr and "RAY_AUTH_TOKEN" in result.stderr
-
-
-def test_a_node_removed_mid_sweep_has_its_trials_retried_elsewhere(
-        tmp_path: Path, ray_token: str) -> None:
-    process, info = start_cluster()
-    try:
-        body = SPACE.replace("source: digits", "source: mnist5k").replace(
-            "max_epochs: 2", "max_epochs: 4") + "failures: {max_failures: 2}\n"
-        path = write_space(tmp_path, "node-loss", body)
-        runs = tmp_path / "runs"
-        sweep = subprocess.Popen(
-            [sys.executable, "-m", "sweeper", "run", str(path), "--runs-dir", str(runs),
-             "--address", str(info["address"]), "--storage", str(tmp_path / "shared")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        history = runs / "node-loss" / "history.csv"
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            frame = read_table(history)
-            if not frame.empty and frame["trial_id"].nunique() >= 2:
-                break
-            time.sleep(0.3)
-        process.send_signal(signal.SIGUSR1)  # the second worker node dies mid-sweep
-        out, err = sweep.communicate(timeout=600)
-        assert sweep.returncode == 0, out + err
-        trials = read_table(runs / "node-loss" / "trials.csv")
-        assert len(trials) == 4 and (trials["status"] == "completed").all()
-        rows = read_table(history)
-        assert rows["resumed_from_epoch"].notna().any()  # a trial restarted from a checkpoint
-        restarted = rows.loc[rows["resumed_from_epoch"].notna(), "trial_id"]
-        workers: list[str] = info["workers"]  # type: ignore[assignment]
-        survivor = workers[0]
-        on_survivor = trials.set_index("trial_id").loc[restarted, "node_id"]
-        assert (on_survivor == survivor).all()  # retried on the node that is left
-    finally:
-        process.terminate()
-        process.wait(timeout=120)
