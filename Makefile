@@ -7,7 +7,7 @@ comma  := ,
 EXTRAS := dev$(if $(GPU),$(comma)gpu)
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo test test-fast lint constraints clean
 
 install: $(STAMP)
 
@@ -31,6 +31,15 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# Pins for docker/Dockerfile: the tested environment, without the development tools, plus the
+# PostgreSQL driver the MLflow container needs.
+DEV_TOOLS := greenlet|iniconfig|librt|mypy|mypy_extensions|pathspec|playwright|pluggy|pytest|ruff|types-PyYAML
+constraints: install
+	{ echo '# Versions seen working together (pip freeze of the tested environment, Python 3.11).'; \
+	  echo '# Used as pip constraints by docker/Dockerfile; regenerate with: make constraints'; \
+	  { $(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^($(DEV_TOOLS))=='; \
+	    echo 'psycopg2-binary==2.9.10'; } | LC_ALL=C sort -f; } > docker/constraints.txt
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache

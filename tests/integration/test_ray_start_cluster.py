@@ -1,7 +1,9 @@
 """A cluster as users run one: `ray start --head`, a second node joined with `ray start
 --address`, separate processes with logical GPUs on each, token authentication on. Trials
 run on both nodes; the second node's processes are killed mid-sweep and every trial still
-completes, retried on the head from its last checkpoint on the shared storage."""
+completes, retried on the head from its last checkpoint on the shared storage. The second
+node reads its token as docker/compose*.yaml give it: a secret file (with a trailing newline)
+named by RAY_AUTH_TOKEN_PATH, and no ~/.ray/auth_token."""
 
 from __future__ import annotations
 
@@ -47,8 +49,8 @@ print(json.dumps([{"id": n["NodeID"], "head": "node:__internal_head__" in n["Res
 class RayNode:
     """One `ray start --block` and everything it starts: one process group, as one machine."""
 
-    def __init__(self, *args: str) -> None:
-        env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, "RAY_AUTH_MODE": "token", **(env or {})}
         self.process = subprocess.Popen(
             [RAY, "start", *args, "--node-ip-address=127.0.0.1", "--disable-usage-stats",
              "--block"], env=env, start_new_session=True,
@@ -83,7 +85,7 @@ def wait_for_nodes(address: str, count: int) -> list[dict[str, object]]:
 
 
 @pytest.fixture
-def two_nodes(ray_token: str) -> Iterator[tuple[str, RayNode, dict[str, str]]]:
+def two_nodes(ray_token: str, tmp_path: Path) -> Iterator[tuple[str, RayNode, dict[str, str]]]:
     """(address, the second node, {"head": node id, "worker": node id})."""
     port = free_port()
     address = f"127.0.0.1:{port}"
@@ -92,7 +94,13 @@ def two_nodes(ray_token: str) -> Iterator[tuple[str, RayNode, dict[str, str]]]:
     worker: RayNode | None = None
     try:
         head_id = str(wait_for_nodes(address, 1)[0]["id"])
-        worker = RayNode(f"--address={address}", "--num-cpus=1", "--num-gpus=2")
+        secret = tmp_path / "secrets" / "ray_token"
+        secret.parent.mkdir()
+        secret.write_text(ray_token + "\n")  # as `openssl rand -hex 32 > ray_token` writes it
+        home = tmp_path / "worker-home"  # no ~/.ray/auth_token there
+        home.mkdir()
+        worker = RayNode(f"--address={address}", "--num-cpus=1", "--num-gpus=2",
+                         env={"RAY_AUTH_TOKEN_PATH": str(secret), "HOME": str(home)})
         nodes = wait_for_nodes(address, 2)
         assert all(n["gpus"] == 2 for n in nodes)
         worker_id = next(str(n["id"]) for n in nodes if n["id"] != head_id)
