@@ -1,8 +1,10 @@
 """Images in, uint8 arrays and tf.data pipelines out.
 
 Every source is decoded once into arrays (N, H, W, C) of raw pixel values: trials share
-them (through Ray's object store in sweeps) instead of decoding files again. Folder images
-are decoded and resized inside tf.data; unreadable files are skipped and counted.
+them (through Ray's object store in sweeps) instead of decoding files again, or, with
+``data.load_on: workers``, each worker process decodes them once from a path every node
+mounts. Folder images are decoded and resized inside tf.data; unreadable files are skipped
+and counted.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -67,6 +69,39 @@ class Dataset:
             digest.update(np.ascontiguousarray(array).tobytes())
         digest.update("\0".join(self.class_names).encode())
         return digest.hexdigest()[:16]
+
+
+class DataMismatchError(RuntimeError):
+    """A worker read different data at data.path than the driver did."""
+
+
+class WorkerLoadedData:
+    """``data.load_on: workers``: what a trial needs to read the data itself.
+
+    Only the spec crosses the object store; the driver's fingerprint makes a node that sees
+    other files (a stale mount, a missing folder) fail its trials with the reason instead of
+    training on different data.
+    """
+
+    _cache: ClassVar[dict[str, Dataset]] = {}  # per worker process: reused actors keep the arrays
+
+    def __init__(self, loaded: LoadedSpec, fingerprint: str) -> None:
+        self.loaded = loaded
+        self.fingerprint = fingerprint
+
+    def load(self) -> Dataset:
+        cached = self._cache.get(self.fingerprint)
+        if cached is not None:
+            return cached
+        dataset = load_dataset(self.loaded)
+        if dataset.fingerprint() != self.fingerprint:
+            raise DataMismatchError(
+                f"the data at {self.loaded.data_path()} on this node differs from what the "
+                f"driver read (fingerprint {dataset.fingerprint()}, driver "
+                f"{self.fingerprint}): every node must mount the same files at the same path")
+        self._cache.clear()
+        self._cache[self.fingerprint] = dataset
+        return dataset
 
 
 def _bad(loaded: LoadedSpec, message: str, key: str = "path") -> SpecError:

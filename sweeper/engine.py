@@ -211,6 +211,7 @@ def _tune_concurrency(spec: SweepSpec) -> int | None:
 def _trainable(loaded: LoadedSpec, spec: SweepSpec, dataset: Any) -> Any:
     from ray import tune
 
+    from sweeper.data import WorkerLoadedData
     from sweeper.trial import TrialPayload, TrialSettings, run_trial
 
     horizontal_flip = spec.data.horizontal_flip
@@ -223,6 +224,8 @@ def _trainable(loaded: LoadedSpec, spec: SweepSpec, dataset: Any) -> Any:
         cpus_per_trial=spec.resources.cpus_per_trial,
         gpus_per_trial=spec.resources.gpus_per_trial, horizontal_flip=horizontal_flip,
         builder_dirs=builder_dirs(loaded))
+    if spec.data.load_on == "workers":
+        dataset = WorkerLoadedData(loaded, dataset.fingerprint())
     trainable = tune.with_parameters(run_trial, payload=TrialPayload(settings, dataset))
     return tune.with_resources(trainable, {"cpu": spec.resources.cpus_per_trial,
                                            "gpu": spec.resources.gpus_per_trial})

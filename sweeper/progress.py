@@ -43,6 +43,20 @@ def _last_error(trial: Trial) -> str:
     return first if len(first) <= 160 else first[:157] + "..."
 
 
+def _error_line(row: dict[str, Any], trial: Trial) -> str:
+    """A failed trial's last error line (the exception and its message), so the user sees why."""
+    if row.get("status") != Status.FAILED.value:
+        return ""
+    error = str(row.get("error") or "")
+    if trial.error_file and error == str(trial.error_file):  # Tune's error, not the trial's
+        return f": {_last_error(trial)}"
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    last = lines[-1]
+    return ": " + (last if len(last) <= 200 else last[:197] + "...")
+
+
 def _clock(seconds: float) -> str:
     seconds = int(max(seconds, 0))
     return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -89,7 +103,7 @@ class ProgressPrinter(Callback):
         score = f" {self.metric} {float(row['score']):.4f}" if _finite(row.get("score")) else ""
         reason = f" ({row['reason']})" if row.get("reason") else ""
         self._print(f"[{_clock(self.recorder.now())}] trial {row['number']} {row['status']}"
-                    f"{reason} after {row['epochs']} epoch(s){score}")
+                    f"{reason} after {row['epochs']} epoch(s){score}{_error_line(row, trial)}")
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
                           **info: Any) -> None:

@@ -259,6 +259,10 @@ class DataSpec(StrictModel):
     seed: StrictInt = Field(default=0, description="seed of the train/validation split")
     horizontal_flip: StrictBool | None = Field(
         default=None, description="flip in augmentation; null = off for digits/mnist5k")
+    load_on: Literal["driver", "workers"] = Field(
+        default="driver", description="driver: decoded once by the driver and shipped to "
+        "each node through Ray's object store; workers: each trial process reads data.path "
+        "itself (the same path on every node) and keeps it for its next trials")
 
     @model_validator(mode="after")
     def _path_needed(self) -> DataSpec:

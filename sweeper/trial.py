@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sweeper.data import Dataset
+from sweeper.data import Dataset, WorkerLoadedData
 from sweeper.status import Reason, Status
 
 CHECKPOINT_MODEL = "model.keras"
@@ -47,7 +47,12 @@ class TrialPayload:
     """Shipped once through Ray's object store and shared by every trial."""
 
     settings: TrialSettings
-    dataset: Dataset
+    dataset: Dataset | WorkerLoadedData
+
+    def data(self) -> Dataset:
+        if isinstance(self.dataset, WorkerLoadedData):
+            return self.dataset.load()
+        return self.dataset
 
 
 @dataclass
@@ -263,7 +268,7 @@ def run_trial(config: dict[str, Any], payload: TrialPayload) -> None:
             keras.utils.set_random_seed(seed + state.epoch)
         else:
             keras.utils.set_random_seed(seed)
-            data = payload.dataset
+            data = payload.data()
             mean, variance = data.channel_stats()
             info = InputInfo(data.image_size, data.channels, data.num_classes, mean, variance,
                              settings.horizontal_flip)
@@ -289,7 +294,7 @@ def _fit(model: Any, payload: TrialPayload, params: dict[str, Any], seed: int,
          state: EarlyStoppingState, base: dict[str, Any], resumed_from: int | None) -> None:
     from sweeper.data import pipeline
 
-    data, settings = payload.dataset, payload.settings
+    data, settings = payload.data(), payload.settings
     batch_size = int(params.get("batch_size", 64))
     model.fit(
         pipeline(data.x_train, data.y_train, batch_size, training=True, seed=seed + state.epoch),

@@ -346,3 +346,57 @@ def test_failures_end_their_trial_not_the_sweep(tmp_path: Path, ray_head: str) -
     assert history["objective"].notna().all()  # no NaN ever recorded as a result
     assert set(history["trial_id"]) == {by_mode.loc["ok", "trial_id"]}
     assert_study_matches_table(study_of(folder, "faults"), trials)
+
+
+WORKERS_SPACE = """\
+data: {source: directory, path: shapes, image_size: [24, 24], load_on: workers}
+budget: {trials: %d, max_epochs: 2}
+search: {algorithm: random, seed: 0}
+scheduler: {kind: fifo}
+resources: {concurrency: 2}
+space:
+  learning_rate: {float: [1.0e-3, 1.0e-2], log: true}
+  filters: 8
+  dense_units: 0
+  batch_size: 16
+"""
+
+
+def test_workers_load_a_folder_themselves(tmp_path: Path, ray_head: str) -> None:
+    """data.load_on: workers: trials decode the folder themselves, every trial trains."""
+    from tests.images import write_shapes
+
+    write_shapes(tmp_path / "shapes", per_class=20)
+    path = write_space(tmp_path, "on-workers", WORKERS_SPACE % 3)
+    folder, trials = run(tmp_path, path, ray_head)
+    assert list(trials["status"]) == ["completed"] * 3
+    assert (trials["epochs"] == 2).all()
+    meta = json.loads((folder / "sweep.json").read_text())
+    assert meta["data_fingerprint"]  # what every worker checked its copy against
+
+
+def test_workers_that_see_other_files_fail_with_the_reason(tmp_path: Path,
+                                                           ray_head: str) -> None:
+    """A folder that changes after the driver read it (as a stale mount on one node would)
+    fails the trials that read the other files, with the reason; nothing trains on them."""
+    from tests.images import write_shapes
+
+    write_shapes(tmp_path / "shapes", per_class=20)
+    path = write_space(tmp_path, "stale-mount", WORKERS_SPACE % 2)
+    runs = tmp_path / "runs"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sweeper", "run", str(path), "--runs-dir", str(runs),
+         "--address", ray_head], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    meta = runs / "stale-mount" / "sweep.json"
+    deadline = time.monotonic() + 120
+    while not meta.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert meta.exists(), "the driver never read the data"
+    write_shapes(tmp_path / "shapes", per_class=20, seed=1)  # other pixels, same names
+    stdout, stderr = process.communicate(timeout=600)
+    assert "Traceback" not in stderr
+    trials = read_table(runs / "stale-mount" / "trials.csv")
+    assert list(trials["status"]) == ["failed"] * 2, stdout + stderr
+    assert trials["error"].str.contains("every node must mount the same files").all()
+    assert (trials["epochs"] == 0).all()
+    assert stdout.count("differs from what the driver read") == 2  # one line per trial

@@ -120,3 +120,32 @@ def test_only_tunes_harmless_sync_race_is_silenced() -> None:
     assert not _SyncRaceFilter().filter(record(race))
     assert _SyncRaceFilter().filter(record(PermissionError(13, "denied: /bucket/state.json")))
     assert _SyncRaceFilter().filter(record(FileNotFoundError(2, "no such bucket")))
+
+
+def test_workers_read_the_data_themselves_and_refuse_other_files(tmp_path: Path) -> None:
+    """data.load_on: workers ships only the spec; a node seeing other files fails loudly."""
+    import numpy as np
+
+    from sweeper.data import DataMismatchError, WorkerLoadedData, load_dataset
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "images.npz", x=rng.integers(0, 256, (40, 8, 8), dtype=np.uint8),
+             y=np.repeat(["cat", "dog"], 20))
+    space = tmp_path / "s.yaml"
+    space.write_text("data: {source: npz, path: images.npz, load_on: workers}\n")
+    loaded = spec_module.load(space)
+    driver = load_dataset(loaded)
+    shipped = pickle.loads(pickle.dumps(WorkerLoadedData(loaded, driver.fingerprint())))
+    WorkerLoadedData._cache.clear()
+    first = shipped.load()
+    assert first.fingerprint() == driver.fingerprint()
+    assert np.array_equal(first.x_val, driver.x_val) and first.class_names == ["cat", "dog"]
+    assert shipped.load() is first  # a reused worker keeps its arrays
+
+    # The file on "this node" is not the one the driver read.
+    np.savez(tmp_path / "images.npz", x=rng.integers(0, 256, (40, 8, 8), dtype=np.uint8),
+             y=np.repeat(["cat", "dog"], 20))
+    WorkerLoadedData._cache.clear()
+    with pytest.raises(DataMismatchError, match="every node must mount the same files"):
+        shipped.load()
+    WorkerLoadedData._cache.clear()
