@@ -415,7 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", type=sweep_name, help="sweep name (default: the file's name)")
     add_runs_dir(run)
     run.add_argument("--address", default=None,
-                     help="Ray cluster to join (default: $RAY_ADDRESS, else a local Ray)")
+                     help="Ray cluster to join, or local (default: $RAY_ADDRESS, else the "
+                          "`ray start` cluster of this machine, else a private local Ray)")
     run.add_argument("--storage", default=None,
                      help="Ray Tune storage: a folder every node sees, or s3://, gs:// "
                           "(default: RUNS_DIR/NAME/tune)")

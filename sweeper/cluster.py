@@ -4,6 +4,7 @@ refuse a sweep the cluster cannot place before anything waits forever."""
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,6 +61,25 @@ def check_resources(cpus_per_trial: float, gpus_per_trial: float,
         "resources.cpus_per_trial (--cpus-per-trial)")
 
 
+def _started_on_this_machine() -> str | None:
+    """The address `ray start --head` recorded here, which a bare ray.init() would join."""
+    from ray._private.services import find_bootstrap_address
+
+    found = find_bootstrap_address(None)
+    if not found:
+        return None
+    host, _, port = str(found).rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except (OSError, ValueError):  # a head that died without `ray stop` leaves its record
+        print(f"note: the Ray cluster recorded on this machine at {found} does not answer "
+              "(`ray stop` clears the record); starting a private Ray", flush=True)
+        return None
+    print(f"note: joining the Ray cluster started on this machine at {found} "
+          "(--address local runs a private Ray instead)", flush=True)
+    return str(found)
+
+
 def _is_auth_error(exc: BaseException) -> bool:
     text = f"{type(exc).__name__}: {exc}".lower()
     return "authentication" in text or "unauthenticated" in text or "auth token" in text
@@ -68,10 +88,15 @@ def _is_auth_error(exc: BaseException) -> bool:
 @contextmanager
 def connect(address: str | None, *, local_cpus: int | None = None,
             runtime_env: dict[str, Any] | None = None) -> Iterator[None]:
-    """Ray for the duration of a sweep: local (dashboard off) or the cluster at ``address``."""
+    """Ray for the duration of a sweep: the cluster at ``address``, else (as Ray does) the
+    cluster `ray start` runs on this machine, else a private local Ray (dashboard off).
+    ``"local"`` always means a private one."""
     import ray
 
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    recorded = None if address or os.environ.get("RAY_ADDRESS") else _started_on_this_machine()
+    address = address or os.environ.get("RAY_ADDRESS") or recorded
+    if address == "local":
+        address = None
     if address:
         # A client is refused unless it sends the cluster's token: switch token mode on when
         # one is at hand (~/.ray/auth_token, RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH), as
@@ -87,7 +112,7 @@ def connect(address: str | None, *, local_cpus: int | None = None,
         if address:
             ray.init(address=address, **kwargs)
         else:
-            ray.init(num_cpus=local_cpus, include_dashboard=False,
+            ray.init(address="local", num_cpus=local_cpus, include_dashboard=False,
                      dashboard_host="127.0.0.1", **kwargs)
     except Exception as exc:
         if _is_auth_error(exc):
@@ -97,6 +122,9 @@ def connect(address: str | None, *, local_cpus: int | None = None,
             if os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
                 # Ray's exception does not say so, but a token cluster refuses such a client.
                 hint = " If the cluster uses token authentication (the default), " + AUTH_HELP
+            if recorded:
+                hint += (" No --address was given: this is the cluster `ray start` recorded on "
+                         "this machine; pass --address local for a private Ray.")
             raise UserInputError(f"cannot reach the Ray cluster at {address!r}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else exc}; check "
                                  "--address (or RAY_ADDRESS) and that `ray status` works "

@@ -149,3 +149,24 @@ def test_workers_read_the_data_themselves_and_refuse_other_files(tmp_path: Path)
     with pytest.raises(DataMismatchError, match="every node must mount the same files"):
         shipped.load()
     WorkerLoadedData._cache.clear()
+
+
+def test_a_ray_start_cluster_on_this_machine_is_joined_only_if_it_answers(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+    from unittest import mock
+
+    from sweeper.cluster import _started_on_this_machine
+
+    with socket.socket() as live:
+        live.bind(("127.0.0.1", 0))
+        live.listen()
+        address = f"127.0.0.1:{live.getsockname()[1]}"
+        with mock.patch("ray._private.services.find_bootstrap_address", return_value=address):
+            assert _started_on_this_machine() == address
+    assert "joining the Ray cluster started on this machine" in capsys.readouterr().out
+    with mock.patch("ray._private.services.find_bootstrap_address", return_value=address):
+        assert _started_on_this_machine() is None  # the head died without `ray stop`
+    assert "does not answer" in capsys.readouterr().out
+    with mock.patch("ray._private.services.find_bootstrap_address", return_value=None):
+        assert _started_on_this_machine() is None
