@@ -543,10 +543,13 @@ def _runs_dir_hint(folder: Path) -> str:
 
 
 def load_spec_for(name: str, runs_dir: Path) -> LoadedSpec:
-    """The spec a sweep ran with (for results, export)."""
+    """The spec a sweep ran with, its command-line overrides applied (`--name` names the
+    Optuna study, `--tracking-uri` the MLflow store): for results, export and the API."""
     folder = sweep_folder(runs_dir, name)
     if not (folder / SWEEP_JSON).exists():
         raise UserInputError(f"no sweep named {name!r} in {runs_dir}")
     meta = SweepMeta.read(folder)
-    return spec_module.loads((folder / SWEEP_YAML).read_text(), file=meta.source_file,
-                             base_dir=Path(meta.base_dir))
+    loaded = spec_module.loads((folder / SWEEP_YAML).read_text(), file=meta.source_file,
+                               base_dir=Path(meta.base_dir))
+    loaded.spec = Overrides(**meta.overrides).apply(loaded.spec)
+    return loaded

@@ -40,9 +40,11 @@ space:
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory: pytest.TempPathFactory, ray_head: str) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("results")
-    path = write_space(folder, "finished", SPACE)
+    path = write_space(folder, "results-space", SPACE)
     runs = folder / "runs"
-    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head)
+    # named on the command line, as `make demo` does: every reader must use that name
+    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
+                     "--name", "finished")
     assert result.returncode == 0, result.stdout + result.stderr
     return runs, folder
 
