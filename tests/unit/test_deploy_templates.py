@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
@@ -89,7 +90,6 @@ def cluster_specs() -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda p: p.name)
 def test_compose_files_match_the_compose_schema(path: Path) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     document = yaml.safe_load(path.read_text())
     errors = sorted(jsonschema.Draft201909Validator(compose_schema()).iter_errors(document),
                     key=str)
