@@ -93,8 +93,10 @@ def connect(address: str | None, *, local_cpus: int | None = None,
     ``"local"`` always means a private one."""
     import ray
 
-    recorded = None if address or os.environ.get("RAY_ADDRESS") else _started_on_this_machine()
-    address = address or os.environ.get("RAY_ADDRESS") or recorded
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    recorded = None
+    if address is None:
+        address = recorded = _started_on_this_machine()
     if address == "local":
         address = None
     if address:

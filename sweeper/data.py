@@ -41,6 +41,7 @@ class Dataset:
     class_names: list[str]
     skipped: int = 0
     warnings: list[str] = field(default_factory=list)
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -62,13 +63,17 @@ class Dataset:
         return mean.astype(np.float32), variance.astype(np.float32)
 
     def fingerprint(self) -> str:
-        """Short hash of the split data, recorded so a retraining can check its inputs."""
-        digest = hashlib.sha256()
-        for array in (self.x_train, self.y_train, self.x_val, self.y_val):
-            digest.update(str(array.shape).encode())
-            digest.update(np.ascontiguousarray(array).tobytes())
-        digest.update("\0".join(self.class_names).encode())
-        return digest.hexdigest()[:16]
+        """Short hash of the split data, recorded so a retraining can check its inputs.
+
+        Computed once: several callers ask, and hashing gigabytes of pixels takes seconds."""
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for array in (self.x_train, self.y_train, self.x_val, self.y_val):
+                digest.update(str(array.shape).encode())
+                digest.update(np.ascontiguousarray(array).tobytes())
+            digest.update("\0".join(self.class_names).encode())
+            self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
 
 
 class DataMismatchError(RuntimeError):
