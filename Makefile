@@ -3,20 +3,27 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Every package at the version the tests passed with (`make pins` refreshes it).
+PINS   := constraints.txt
 comma  := ,
 EXTRAS := dev$(if $(GPU),$(comma)gpu)
-STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+PINS_SUM := $(firstword $(shell cksum $(PINS)))
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))-$(PINS_SUM)
 
-.PHONY: install demo test test-fast lint constraints clean
+.PHONY: install demo test test-fast lint pins clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# New pins rebuild the venv from nothing, so no package outlives the pins that chose it.
+# PIP_CONSTRAINT (not --constraint) also reaches the isolated build of sweeper itself.
+$(STAMP): pyproject.toml $(PINS)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sweeper needs Python >= 3.11; set PYTHON=python3.11")'
+	@if [ -d $(VENV) ] && [ ! -e $(VENV)/.pins-$(PINS_SUM) ]; then \
+	    echo "$(PINS) is not what $(VENV) was installed from: rebuilding $(VENV)"; rm -rf $(VENV); fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
-	touch $(STAMP)
+	PIP_CONSTRAINT=$(CURDIR)/$(PINS) $(BIN)/python -m pip install --quiet --upgrade pip
+	PIP_CONSTRAINT=$(CURDIR)/$(PINS) $(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	touch $(VENV)/.pins-$(PINS_SUM) $(STAMP)
 
 demo: install
 	$(BIN)/sweeper validate search_spaces/quickstart.yaml
@@ -32,14 +39,15 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Pins for docker/Dockerfile: the tested environment, without the development tools, plus the
-# PostgreSQL driver the MLflow container needs.
-DEV_TOOLS := greenlet|iniconfig|librt|mypy|mypy_extensions|pathspec|playwright|pluggy|pytest|ruff|types-PyYAML
-constraints: install
-	{ echo '# Versions seen working together (pip freeze of the tested environment, Python 3.11).'; \
-	  echo '# Used as pip constraints by docker/Dockerfile; regenerate with: make constraints'; \
-	  { $(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^($(DEV_TOOLS))=='; \
-	    echo 'psycopg2-binary==2.9.10'; } | LC_ALL=C sort -f; } > docker/constraints.txt
+# Resolve pyproject.toml's ranges afresh in a new, empty venv (nothing installed steers it)
+# and rewrite constraints.txt and docker/constraints.txt; `make test` then rebuilds .venv
+# on them and tests them.
+pins:
+	rm -rf .pins-venv
+	$(PYTHON) -m venv .pins-venv
+	.pins-venv/bin/python -m pip install --quiet --upgrade pip
+	.pins-venv/bin/python tools/pins.py --python .pins-venv/bin/python
+	rm -rf .pins-venv
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pins-venv build *.egg-info .pytest_cache .ruff_cache .mypy_cache

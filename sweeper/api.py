@@ -11,6 +11,7 @@ import pandas as pd
 
 from sweeper import spec as spec_module
 from sweeper.engine import STUDY_FILE, Overrides, SweepMeta, load_spec_for, run_sweep, sweep_folder
+from sweeper.holdout import TestScore
 from sweeper.results import history_frame, ranked, trials_frame
 from sweeper.status import Status
 from sweeper.yamlio import dump
@@ -59,6 +60,11 @@ class Sweep:
         if scored.empty:
             return None
         return dict(ranked(scored, self.loaded.spec.objective.direction).iloc[0])
+
+    @property
+    def test(self) -> TestScore | None:
+        """The exported best model's score on the test split (None without one)."""
+        return SweepMeta.read(self.folder).test_score()
 
     def export(self, path: str | Path, model: str | Path | None = None,
                trial: str | None = None) -> Path:
@@ -123,6 +129,7 @@ def compare(names: list[str], runs_dir: str | Path | None = None) -> pd.DataFram
             "metric": spec.objective.metric,
             "best": best["score"] if best else None,
             "best_trial": best["number"] if best else None,
+            "test": sweep.test.value if sweep.test else None,
             "trials": len(trials),
             **{status.value: int(counts.get(status.value, 0)) for status in Status
                if status.terminal},

@@ -60,11 +60,36 @@ class Blueprint:
         return self.infeasible is None
 
     @property
+    def head_pool(self) -> tuple[int, int] | None:
+        """Average-pooling window of ``head: auto`` before it flattens (None: no pooling)."""
+        if self.params["head"] != "auto":
+            return None
+        return auto_head_pool(self.blocks[-1].out_hw)
+
+    @property
     def head_features(self) -> int:
         last = self.blocks[-1]
-        if self.params["head"] == "flatten":
+        head = self.params["head"]
+        if head == "flatten":
             return last.out_hw[0] * last.out_hw[1] * last.filters
+        if head == "auto":
+            pool = self.head_pool or (1, 1)
+            return (last.out_hw[0] // pool[0]) * (last.out_hw[1] // pool[1]) * last.filters
         return last.filters
+
+
+HEAD_CELLS = 8
+
+
+def auto_head_pool(hw: tuple[int, int]) -> tuple[int, int] | None:
+    """``head: auto`` flattens at most HEAD_CELLS x HEAD_CELLS positions.
+
+    Flattening keeps where features are (a global average after two blocks of a 28x28 digit
+    throws the strokes' places away: validation 0.55 against 0.97 after 3 epochs on MNIST-5k);
+    average pooling first keeps a large map from turning into millions of head weights.
+    """
+    window = (math.ceil(hw[0] / HEAD_CELLS), math.ceil(hw[1] / HEAD_CELLS))
+    return None if window == (1, 1) else window
 
 
 class Infeasible(Exception):

@@ -175,6 +175,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"best {result.objective_metric}: {result.objective:.4f} at epoch "
           f"{result.best_epoch} of {result.epochs_run} (seed {result.seed})")
     print("validation: " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
+    if result.test_metrics:
+        print(f"test ({result.test_images} held-out images): "
+              + ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items()))
     print(f"model saved to {result.model_path} (metrics in {output.with_suffix('.json')})")
     return 0
 
@@ -260,6 +263,8 @@ def print_outcome(outcome: object, folder: Path) -> None:
     print(f"best trial {best.get('number')}: {outcome.metric} {float(best['score']):.4f} "
           f"at epoch {best.get('best_epoch')} ({best.get('status')})")
     print("  " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    if outcome.test is not None:
+        print(f"test: the exported model scored {outcome.test.describe()}")
     flag = "" if folder == runs_dir(None) else f" --runs-dir {folder}"
     print(f"tables: {outcome.folder / 'trials.csv'}, {outcome.folder / 'history.csv'}; "
           f"`sweeper results {outcome.name}{flag}`")
@@ -321,6 +326,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"wrote {output}: trial {provenance['trial_number']} of {args.name}, "
           f"{provenance['objective_metric']} {provenance['objective']:.4f} at epoch "
           f"{provenance['best_epoch']} (training seed {provenance['training_seed']})")
+    if "test_score" in provenance:
+        print(f"test split: {provenance['test_metric']} {provenance['test_score']:.4f} on "
+              f"{provenance['test_images']} held-out images")
     if args.model:
         print(f"wrote {args.model}: the trial's best checkpoint")
     print(f"train it again: sweeper train {output}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
 DEFAULT_FOLDER_SIZE = (64, 64)
+# data.test_split: null holds out AUTO_TEST_SPLIT of the images once there are enough for
+# the held-out score to mean something (200 images: +-0.02 on an accuracy near 0.9).
+AUTO_TEST_SPLIT = 0.1
+AUTO_TEST_MIN_IMAGES = 2000
 
 
 @dataclass
@@ -41,6 +46,9 @@ class Dataset:
     class_names: list[str]
     skipped: int = 0
     warnings: list[str] = field(default_factory=list)
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    split_note: str = ""
     _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -68,12 +76,28 @@ class Dataset:
         Computed once: several callers ask, and hashing gigabytes of pixels takes seconds."""
         if self._fingerprint is None:
             digest = hashlib.sha256()
-            for array in (self.x_train, self.y_train, self.x_val, self.y_val):
+            arrays = [self.x_train, self.y_train, self.x_val, self.y_val]
+            if self.x_test is not None and self.y_test is not None:
+                arrays += [self.x_test, self.y_test]
+            for array in arrays:
                 digest.update(str(array.shape).encode())
                 digest.update(np.ascontiguousarray(array).tobytes())
             digest.update("\0".join(self.class_names).encode())
             self._fingerprint = digest.hexdigest()[:16]
         return self._fingerprint
+
+    @property
+    def test_images(self) -> int:
+        return 0 if self.y_test is None else len(self.y_test)
+
+    def for_trials(self) -> Dataset:
+        """The same data without the test split: trials never see it (and Ray never ships
+        it). The fingerprint stays the one of the whole split."""
+        fingerprint = self.fingerprint()
+        copy = Dataset(self.x_train, self.y_train, self.x_val, self.y_val, self.class_names,
+                       self.skipped, self.warnings, split_note=self.split_note)
+        copy._fingerprint = fingerprint
+        return copy
 
 
 class DataMismatchError(RuntimeError):
@@ -105,8 +129,8 @@ class WorkerLoadedData:
                 f"driver read (fingerprint {dataset.fingerprint()}, driver "
                 f"{self.fingerprint}): every node must mount the same files at the same path")
         self._cache.clear()
-        self._cache[self.fingerprint] = dataset
-        return dataset
+        self._cache[self.fingerprint] = dataset.for_trials()  # trials never see the test split
+        return self._cache[self.fingerprint]
 
 
 def _bad(loaded: LoadedSpec, message: str, key: str = "path") -> SpecError:
@@ -254,8 +278,6 @@ def _decode(files: list[Path], labels: list[int],
 
 def load_dataset(loaded: LoadedSpec) -> Dataset:
     """Read the spec's data source and split it (stratified, seeded)."""
-    from sklearn.model_selection import train_test_split
-
     data = loaded.spec.data
     skipped = 0
     if data.source in ("digits", "mnist5k"):
@@ -280,11 +302,59 @@ def load_dataset(loaded: LoadedSpec) -> Dataset:
     if lonely:
         raise _bad(loaded, f"class {lonely[0]!r} has a single image; a stratified split needs "
                            "at least two per class")
-    idx_train, idx_val = train_test_split(
-        np.arange(len(y)), test_size=data.validation_split, stratify=y,
-        random_state=data.seed)
+    idx_train, idx_val, idx_test, note = _split(loaded, y)
+    x_test = x[idx_test] if idx_test is not None else None
+    y_test = y[idx_test] if idx_test is not None else None
     return Dataset(x[idx_train], y[idx_train], x[idx_val], y[idx_val], names, skipped,
-                   warnings)
+                   warnings, x_test, y_test, note)
+
+
+def test_fraction(validation_split: float, test_split: float | None, images: int) -> float:
+    """data.test_split as given, or the default: AUTO_TEST_SPLIT from 2,000 images on."""
+    if test_split is not None:
+        return test_split
+    enough = images >= AUTO_TEST_MIN_IMAGES and validation_split + AUTO_TEST_SPLIT < 0.95
+    return AUTO_TEST_SPLIT if enough else 0.0
+
+
+def _split(loaded: LoadedSpec, y: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray | None, str]:
+    """Stratified, seeded train/validation(/test) indices, and a line saying what was done.
+
+    The test split is taken first, so the validation images are the same fraction of the
+    whole data whether or not a test split is held out."""
+    from sklearn.model_selection import train_test_split
+
+    data = loaded.spec.data
+    test = test_fraction(data.validation_split, data.test_split, len(y))
+    everything = np.arange(len(y))
+    idx_test = None
+    # counts, not fractions: each part is its fraction of the whole (as sklearn rounds: up)
+    n_test, n_val = math.ceil(test * len(y)), math.ceil(data.validation_split * len(y))
+    try:
+        if n_test:
+            everything, idx_test = train_test_split(everything, test_size=n_test,
+                                                    stratify=y, random_state=data.seed)
+        idx_train, idx_val = train_test_split(everything, test_size=n_val,
+                                              stratify=y[everything], random_state=data.seed)
+    except ValueError as exc:
+        raise _bad(loaded, f"cannot split {len(y)} images of {len(np.unique(y))} classes "
+                           f"into validation_split {data.validation_split} and test_split "
+                           f"{test} with every class in each part ({exc}); lower the "
+                           "splits or add images", key="validation_split") from None
+    parts = f"{len(idx_train)} train, {len(idx_val)} validation"
+    if idx_test is not None:
+        why = "" if data.test_split is not None else (
+            f" (the default for {AUTO_TEST_MIN_IMAGES} images or more; data.test_split: 0 "
+            "turns it off)")
+        note = f"data: {parts}, {len(idx_test)} test images held out{why}"
+    elif data.test_split is None:
+        why = (f"fewer than {AUTO_TEST_MIN_IMAGES} images" if len(y) < AUTO_TEST_MIN_IMAGES
+               else f"validation_split {data.validation_split} leaves no room")
+        note = f"data: {parts} images; no test split ({why}; set data.test_split to hold one out)"
+    else:
+        note = f"data: {parts} images; no test split (data.test_split: 0)"
+    return idx_train, idx_val, idx_test, note
 
 
 def _resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -23,6 +23,7 @@ import pandas as pd
 from sweeper import spec as spec_module
 from sweeper.builders import builder_dirs, resolve_builder
 from sweeper.errors import Interrupted, SweepFailed, UserInputError
+from sweeper.holdout import TestScore
 from sweeper.progress import ProgressPrinter
 from sweeper.space import planned_trials
 from sweeper.spec import LoadedSpec, SweepSpec
@@ -84,6 +85,10 @@ class SweepMeta:
     register_model: str | None = None
     data_fingerprint: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    test: dict[str, Any] | None = None  # holdout.TestScore of the exported best model
+
+    def test_score(self) -> TestScore | None:
+        return TestScore.from_dict(self.test)
 
     @classmethod
     def read(cls, folder: Path) -> SweepMeta:
@@ -102,6 +107,7 @@ class SweepOutcome:
     trials: pd.DataFrame
     best: dict[str, Any] | None
     metric: str
+    test: TestScore | None = None
 
 
 class BlueprintCheck:
@@ -226,6 +232,8 @@ def _trainable(loaded: LoadedSpec, spec: SweepSpec, dataset: Any) -> Any:
         builder_dirs=builder_dirs(loaded))
     if spec.data.load_on == "workers":
         dataset = WorkerLoadedData(loaded, dataset.fingerprint())
+    else:
+        dataset = dataset.for_trials()  # the test split stays on the driver
     trainable = tune.with_parameters(run_trial, payload=TrialPayload(settings, dataset))
     return tune.with_resources(trainable, {"cpu": spec.resources.cpus_per_trial,
                                            "gpu": spec.resources.gpus_per_trial})
@@ -237,6 +245,7 @@ def _load_data(loaded: LoadedSpec, spec: SweepSpec) -> Any:
     dataset = load_dataset(loaded)
     for warning in dataset.warnings:
         print(f"warning: {warning}")
+    print(dataset.split_note)
     if spec.model.builtin:
         check = BlueprintCheck((*dataset.image_size, dataset.channels), dataset.num_classes)
         return dataset, check
@@ -351,7 +360,7 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
                     checkpoint_score_order=spec.objective.direction),
                 verbose=0))
         _tracker(callbacks).emit(_sweep_start(spec, source_text))
-        return _finish(tuner, spec, folder, meta, signals, _tracker(callbacks))
+        return _finish(tuner, spec, folder, meta, signals, _tracker(callbacks), dataset)
 
 
 def tracking_config(spec: SweepSpec, runs_dir: Path) -> TrackingConfig:
@@ -397,6 +406,12 @@ def resume_sweep(name: str, runs_dir: Path, address: str | None,
     spec = Overrides(**meta.overrides).apply(loaded.spec)
     check_reachable(tracking_config(spec, runs_dir))
     dataset, _ = _load_data(loaded, spec)
+    if meta.data_fingerprint and dataset.fingerprint() != meta.data_fingerprint:
+        raise UserInputError(
+            f"the data of sweep {name!r} changed since it started (fingerprint "
+            f"{dataset.fingerprint()}, at the start {meta.data_fingerprint}): its trials "
+            "would train and be scored on other images. Restore the data, or start a new "
+            "sweep with `sweeper run FILE --name NEW`")
     _tune_concurrency(spec)
     with connect(address or meta.address), SignalCatcher() as signals:
         tuner = tune.Tuner.restore(
@@ -413,7 +428,7 @@ def resume_sweep(name: str, runs_dir: Path, address: str | None,
         meta.write(folder)
         print(f"resuming sweep {name} from {meta.experiment_path}")
         tracker.emit(_sweep_start(spec, stored))
-        return _finish(tuner, spec, folder, meta, signals, tracker)
+        return _finish(tuner, spec, folder, meta, signals, tracker, dataset)
 
 
 def _restored_callbacks(tuner: Any) -> list[Any]:
@@ -424,7 +439,7 @@ def _restored_callbacks(tuner: Any) -> list[Any]:
 
 
 def _finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta,
-            signals: SignalCatcher, tracker: MlflowTracker) -> SweepOutcome:
+            signals: SignalCatcher, tracker: MlflowTracker, dataset: Any) -> SweepOutcome:
     from sweeper.progress import best_row
     from sweeper.recorder import HISTORY_CSV, TRIALS_CSV, read_table
 
@@ -454,8 +469,12 @@ def _finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta,
     elif best is None:
         failure = f"sweep {spec.name} ended without a scored trial; see {folder / TRIALS_CSV}"
     model_path = None
+    test: TestScore | None = None
     if best is not None:
         model_path = export_best_model(tuner, str(best["trial_id"]), spec, folder / BEST_MODEL)
+    if model_path is not None and best is not None:
+        test = _score_on_test(model_path, dataset, best, spec)
+    meta.test = test.to_dict() if test is not None else None
     # sweep.yaml went to MLflow at the start, redacted; never upload the raw file
     artifacts: list[tuple[str, str | None]] = [
         (str(folder / TRIALS_CSV), None), (str(folder / HISTORY_CSV), None)]
@@ -466,7 +485,8 @@ def _finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta,
                   "counts": counts, "artifacts": artifacts,
                   "best_score": best["score"] if best else None,
                   "best_number": best["number"] if best else None,
-                  "best_trial_id": best["trial_id"] if best else None})
+                  "best_trial_id": best["trial_id"] if best else None,
+                  "test": meta.test})
     if meta.register_model and model_path is not None:
         tracker.emit({"kind": "register", "name": meta.register_model,
                       "artifact_path": f"model/{BEST_MODEL}"})
@@ -475,7 +495,23 @@ def _finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta,
     meta.write(folder)
     if failure:
         raise SweepFailed(failure)
-    return SweepOutcome(spec.name, folder, trials, best, spec.objective.metric)
+    return SweepOutcome(spec.name, folder, trials, best, spec.objective.metric, test)
+
+
+def _score_on_test(model_path: Path, dataset: Any, best: dict[str, Any],
+                   spec: SweepSpec) -> TestScore | None:
+    """The exported model's one score on the test split (a failure here is a warning: the
+    sweep and its model are done)."""
+    from sweeper.holdout import score_best_model
+
+    if not dataset.test_images:
+        return None
+    try:
+        return score_best_model(model_path, dataset, best, spec.objective.metric)
+    except Exception as exc:  # e.g. a custom layer the driver cannot load
+        print(f"warning: the test split could not score {model_path}: "
+              f"{type(exc).__name__}: {exc}")
+        return None
 
 
 def _plots(spec: SweepSpec, folder: Path, trials: pd.DataFrame) -> list[Path]:

@@ -91,10 +91,19 @@ def fixed_document(loaded: LoadedSpec, params: dict[str, Any], row: pd.Series,
         "epochs": int(row["epochs"]),
         "training_seed": int(row["seed"]),
         "data_fingerprint": meta.data_fingerprint,
+        **_test_provenance(meta, str(row["trial_id"])),
         "versions": _versions(),
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return document
+
+
+def _test_provenance(meta: SweepMeta, trial_id: str) -> dict[str, Any]:
+    """The test split's score, for the trial whose model the sweep scored on it."""
+    test = meta.test_score()
+    if test is None or test.trial_id != trial_id:
+        return {}
+    return {"test_metric": test.metric, "test_score": test.value, "test_images": test.images}
 
 
 def _versions() -> dict[str, str]:

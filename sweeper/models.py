@@ -90,16 +90,21 @@ def preprocessing(info: InputInfo, augmentation: float) -> tuple[keras.KerasTens
     return inputs, x
 
 
-def _conv(x: Any, conv: ConvPlan, activation: str | None, bn_position: str) -> Any:
+def _batch_norm(momentum: float, name: str) -> keras.layers.Layer:
+    return keras.layers.BatchNormalization(momentum=momentum, name=name)
+
+
+def _conv(x: Any, conv: ConvPlan, activation: str | None, bn_position: str,
+          momentum: float) -> Any:
     x = keras.layers.Conv2D(conv.filters, conv.kernel, strides=conv.stride,
                             padding=conv.padding, use_bias=conv.use_bias, name=conv.name)(x)
     before = conv.batch_norm and bn_position == "before_activation"
     if before:
-        x = keras.layers.BatchNormalization(name=f"{conv.name}_bn")(x)
+        x = _batch_norm(momentum, f"{conv.name}_bn")(x)
     if activation is not None:
         x = keras.layers.Activation(activation, name=f"{conv.name}_act")(x)
     if conv.batch_norm and not before:
-        x = keras.layers.BatchNormalization(name=f"{conv.name}_bn")(x)
+        x = _batch_norm(momentum, f"{conv.name}_bn")(x)
     return x
 
 
@@ -110,6 +115,7 @@ def build_cnn(params: dict[str, Any], info: InputInfo) -> keras.Model:
         raise ValueError(f"infeasible architecture: {bp.infeasible}")
     p = bp.params
     act, position = p["activation"], p["batch_norm_position"]
+    momentum = float(p["batch_norm_momentum"])
     inputs, x = preprocessing(info, float(p["augmentation"]))
     for block in bp.blocks:
         shortcut = x
@@ -122,22 +128,25 @@ def build_cnn(params: dict[str, Any], info: InputInfo) -> keras.Model:
                                         padding=conv.padding, use_bias=conv.use_bias,
                                         name=conv.name)(x)
             else:
-                x = _conv(x, conv, None if residual_end else act, position)
+                x = _conv(x, conv, None if residual_end else act, position, momentum)
         if block.residual:
             if block.projection is not None:
-                shortcut = _conv(shortcut, block.projection, None, "before_activation")
+                shortcut = _conv(shortcut, block.projection, None, "before_activation",
+                                 momentum)
             x = keras.layers.Add(name=f"block{block.index}_add")(
                 [x, shortcut])
             x = keras.layers.Activation(act, name=f"block{block.index}_out")(x)
             if block.convs[last].batch_norm and position == "after_activation":
-                x = keras.layers.BatchNormalization(name=f"block{block.index}_bn")(x)
+                x = _batch_norm(momentum, f"block{block.index}_bn")(x)
         if block.pool == "max":
             x = keras.layers.MaxPooling2D(block.pool_size, name=f"block{block.index}_maxpool")(x)
         elif block.pool == "avg":
             x = keras.layers.AveragePooling2D(block.pool_size,
                                               name=f"block{block.index}_avgpool")(x)
     head = p["head"]
-    if head == "flatten":
+    if bp.head_pool is not None:
+        x = keras.layers.AveragePooling2D(bp.head_pool, name="head_avgpool")(x)
+    if head in ("flatten", "auto"):
         x = keras.layers.Flatten(name="flatten")(x)
     elif head == "global_max":
         x = keras.layers.GlobalMaxPooling2D(name="global_pool")(x)

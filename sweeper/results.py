@@ -20,7 +20,12 @@ def trials_frame(name: str, runs_dir: Path) -> pd.DataFrame:
         known = sorted(p.parent.name for p in runs_dir.glob(f"*/{SWEEP_JSON}"))
         raise UserInputError(f"no sweep named {name!r} in {runs_dir}"
                              + (f"; sweeps there: {', '.join(known)}" if known else ""))
-    return read_table(folder / TRIALS_CSV)
+    trials = read_table(folder / TRIALS_CSV)
+    test = SweepMeta.read(folder).test_score()
+    if test is not None and not trials.empty:
+        # the exported best model's one score on the test split, beside its validation score
+        trials["test_score"] = trials["trial_id"].astype(str).map({test.trial_id: test.value})
+    return trials
 
 
 def history_frame(name: str, runs_dir: Path) -> pd.DataFrame:
@@ -71,4 +76,7 @@ def status_text(name: str, runs_dir: Path) -> str:
         lines.append(f"best: trial {row['number']} {spec.objective.metric} "
                      f"{row['score']:.4f} at epoch {row['best_epoch']} ({row['status']})")
         lines.append("      " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    test = meta.test_score()
+    if test is not None:
+        lines.append(f"test: trial {test.trial_number}'s exported model, {test.describe()}")
     return "\n".join(lines)

@@ -23,6 +23,7 @@ from pydantic import (
     StrictInt,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -256,7 +257,12 @@ class DataSpec(StrictModel):
         default=None, description="1 or 3; null = from the data (1 when every image is gray)")
     validation_split: float = Field(default=0.2, gt=0.0, lt=1.0,
                                     description="fraction held out, stratified by class")
-    seed: StrictInt = Field(default=0, description="seed of the train/validation split")
+    test_split: float | None = Field(
+        default=None, ge=0.0, lt=1.0,
+        description="fraction held out from training and from every choice the sweep makes, "
+        "to score the exported best model once; null = 0.1 for 2,000 images or more, else "
+        "none; 0 = none")
+    seed: StrictInt = Field(default=0, description="seed of the train/validation/test split")
     horizontal_flip: StrictBool | None = Field(
         default=None, description="flip in augmentation; null = off for digits/mnist5k")
     load_on: Literal["driver", "workers"] = Field(
@@ -269,6 +275,16 @@ class DataSpec(StrictModel):
         if self.source in ("directory", "npz") and not self.path:
             raise ValueError(f"data.source '{self.source}' needs data.path")
         return self
+
+    @field_validator("test_split")
+    @classmethod
+    def _leaves_training_images(cls, value: float | None, info: ValidationInfo) -> float | None:
+        validation = info.data.get("validation_split")
+        if value and validation is not None and validation + value >= 0.95:
+            raise ValueError(
+                f"validation_split {validation} and test_split {value} leave under 5% of the "
+                "images to train on; lower one of them (together they must stay under 0.95)")
+        return value
 
 
 class ModelSpec(StrictModel):

@@ -259,9 +259,17 @@ class _Store:
         if event.get("best_score") is not None:
             metrics.append(Metric("best_score", float(event["best_score"]), now, 0))
             metrics.append(Metric("best_trial_number", float(event["best_number"]), now, 0))
+        test = event.get("test")
+        if test:  # the exported best model on the test split, beside its validation score
+            test_metrics = [Metric(k, float(v), now, 0) for k, v in test["metrics"].items()]
+            metrics += test_metrics
+            self.client.log_batch(self.trial_run(test["trial_id"]), metrics=test_metrics)
+            self._tags(self.trial_run(test["trial_id"]),
+                       {"sweeper.test_images": test["images"]})
         self.client.log_batch(run_id, metrics=metrics)
         self._tags(run_id, {"sweeper.status": event["status"],
-                            "sweeper.best_trial_id": event.get("best_trial_id") or ""})
+                            "sweeper.best_trial_id": event.get("best_trial_id") or "",
+                            **({"sweeper.test_images": test["images"]} if test else {})})
         for path, folder in event["artifacts"]:
             if Path(path).exists():
                 self.client.log_artifact(run_id, path, folder)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ class TrainResult:
     data_fingerprint: str
     model_path: str
     seconds: float
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    test_images: int = 0
 
 
 def require_fixed(loaded: LoadedSpec) -> dict[str, Any]:
@@ -63,6 +65,7 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
                                                         f"{bp.infeasible}", key=True)])
     for warning in dataset.warnings:
         print(f"warning: {warning}")
+    print(dataset.split_note)
     recorded = (spec.provenance or {}).get("data_fingerprint")
     if recorded and recorded != dataset.fingerprint():
         print(f"warning: the data differs from the data the sweep trained on (fingerprint "
@@ -110,6 +113,9 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
         pipeline(dataset.x_val, dataset.y_val, batch_size, training=False, seed=seed),
         verbose=0, return_dict=True)
     metrics = {f"val_{k}": float(v) for k, v in evaluation.items()}
+    from sweeper.holdout import evaluate_on_test
+
+    test_metrics = evaluate_on_test(model, dataset)
     output.parent.mkdir(parents=True, exist_ok=True)
     model.save(output)
     result = TrainResult(
@@ -123,6 +129,8 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
         data_fingerprint=dataset.fingerprint(),
         model_path=str(output),
         seconds=round(time.monotonic() - started, 2),
+        test_metrics=test_metrics,
+        test_images=dataset.test_images,
     )
     output.with_suffix(".json").write_text(json.dumps(asdict(result), indent=2) + "\n")
     return result

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.images import write_mnist_pngs
+from tests.reference import digits_folder_case, held_out_accuracy
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -73,3 +74,22 @@ def test_train_on_png_folder_then_classify_held_out_pngs(tmp_path: Path) -> None
     predicted = model.predict(images.astype("float32"), verbose=0).argmax(axis=1)
     accuracy = float((predicted == labels).mean())
     assert accuracy >= 0.9, accuracy
+
+
+
+def test_all_defaults_on_3200_png_digits_classify_held_out_pngs(tmp_path: Path) -> None:
+    """Nothing but the folder and the epochs: the built-in defaults must learn."""
+    spec, held_out = digits_folder_case(tmp_path)
+    output = tmp_path / "model.keras"
+    env = {**os.environ, "SWEEPER_RUNS_DIR": str(tmp_path / "runs")}
+    result = subprocess.run(
+        [sys.executable, "-m", "sweeper", "train", str(spec), "--output", str(output)],
+        capture_output=True, text=True, timeout=900, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(output.with_suffix(".json").read_text())
+    # 3,200 images: 10% held out as the test split by default, and said so
+    assert report["test_images"] == 320
+    assert "320 test images held out" in result.stdout
+    assert report["test_metrics"]["test_accuracy"] >= 0.95
+    accuracy = held_out_accuracy(output, held_out)
+    assert accuracy >= 0.97, accuracy

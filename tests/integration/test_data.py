@@ -45,7 +45,7 @@ def test_builtin_sources_are_uint8_and_split_stratified(tmp_path: Path) -> None:
                               tmp_path))
     assert other.fingerprint() != ds.fingerprint()
     mnist = load_dataset(load("data: {source: mnist5k}\n", tmp_path))
-    assert len(mnist.x_train) + len(mnist.x_val) == 5000
+    assert len(mnist.x_train) + len(mnist.x_val) + mnist.test_images == 5000
     assert mnist.image_size == (28, 28) and mnist.num_classes == 10
 
 
@@ -139,3 +139,53 @@ def test_pipeline_batches_floats_and_shuffles_by_seed() -> None:
     assert order(1) == first
     batch_x, _ = next(iter(pipeline(x, y, 8, training=False, seed=0)))
     assert batch_x.dtype.name == "float32" and batch_x.shape == (8, 1, 1, 1)
+
+
+def npz_of(tmp_path: Path, images: int, classes: int = 5) -> Path:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (images, 6, 6)).astype(np.uint8)
+    x[:, 0, 0] = np.arange(images) % 256  # no two images alike
+    x[:, 0, 1] = np.arange(images) // 256
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(images) % classes)
+    return tmp_path / "d.npz"
+
+
+@pytest.mark.parametrize(("images", "setting", "expected"), [
+    (1999, "null", 0), (2000, "null", 200), (2500, "0", 0), (1000, "0.3", 300)])
+def test_test_split_default_and_explicit(tmp_path: Path, images: int, setting: str,
+                                         expected: int) -> None:
+    npz_of(tmp_path, images)
+    data = load_dataset(load(f"data: {{source: npz, path: d.npz, validation_split: 0.2, "
+                             f"test_split: {setting}}}\n", tmp_path))
+    assert data.test_images == expected
+    assert len(data.x_val) == pytest.approx(0.2 * images, abs=1)  # of the whole, either way
+    assert len(data.x_train) + len(data.x_val) + expected == images
+    if expected:
+        assert f"{expected} test images held out" in data.split_note
+        np.testing.assert_array_equal(np.bincount(data.y_test), [expected // 5] * 5)
+        seen = {row.tobytes() for row in np.concatenate([data.x_train, data.x_val])}
+        assert not any(row.tobytes() in seen for row in data.x_test)
+    else:
+        assert "no test split" in data.split_note
+        if setting == "null":
+            assert "fewer than 2000 images" in data.split_note
+
+
+def test_no_test_split_keeps_the_validation_images_of_before(tmp_path: Path) -> None:
+    """Data under 2,000 images splits exactly as it did before test splits existed."""
+    from sklearn.model_selection import train_test_split
+
+    data = load_dataset(load("data: {source: digits, validation_split: 0.25, seed: 3}\n",
+                             tmp_path))
+    assert data.test_images == 0 and data.x_test is None
+    y = np.asarray(__import__("sklearn.datasets").datasets.load_digits().target)
+    _, idx_val = train_test_split(np.arange(len(y)), test_size=0.25, stratify=y,
+                                  random_state=3)
+    np.testing.assert_array_equal(data.y_val, y[idx_val])
+
+
+def test_a_split_that_leaves_a_class_out_is_located(tmp_path: Path) -> None:
+    npz_of(tmp_path, 2400, classes=300)  # 240 test images cannot hold 300 classes
+    with pytest.raises(SpecError) as error:
+        load_dataset(load("data: {source: npz, path: d.npz}\n", tmp_path))
+    assert "data.validation_split: cannot split 2400 images of 300 classes" in str(error.value)

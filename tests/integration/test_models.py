@@ -105,3 +105,15 @@ def test_saved_model_takes_raw_images_of_any_size(tmp_path: Path) -> None:
     np.testing.assert_allclose(first.sum(axis=1), 1.0, rtol=1e-5)
     # augmentation is inactive at inference: the same input gives the same output
     np.testing.assert_allclose(loaded.predict(big, verbose=0), first, rtol=1e-5)
+
+
+def test_auto_head_pools_a_large_map_to_at_most_8x8_before_flattening() -> None:
+    for shape, pool, features in [((64, 64, 3), (2, 2), 8 * 8 * 64),
+                                  ((28, 28, 1), None, 7 * 7 * 64),
+                                  ((100, 60, 1), (4, 2), 6 * 7 * 64)]:
+        bp = plan({}, shape, 10)  # every default: two blocks, 32 and 64 filters, head auto
+        assert bp.head_pool == pool and bp.head_features == features, shape
+        model = build_cnn({}, info(shape, 10))
+        assert bp.param_count == model.count_params()
+        assert model.get_layer("flatten").output.shape[-1] == features
+        keras.backend.clear_session()

@@ -22,6 +22,7 @@ import pytest
 
 from sweeper.recorder import read_table
 from tests.conftest import sweeper, write_space
+from tests.images import write_shapes
 from tests.mlflow_checks import assert_sweep_in_mlflow
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -287,6 +288,23 @@ def test_resume_refuses_a_changed_file(tmp_path: Path, ray_head: str) -> None:
     result = sweeper("resume", "changed", "--runs-dir", str(folder.parent))
     assert result.returncode == 2
     assert "changed since sweep 'changed' started" in result.stderr
+
+
+def test_resume_refuses_changed_data(tmp_path: Path, ray_head: str) -> None:
+    """Resumed trials would train and be scored on other images than the finished ones."""
+    write_shapes(tmp_path / "shapes", per_class=10)
+    path = write_space(tmp_path, "data-changed", f"""\
+data: {{source: directory, path: {tmp_path / "shapes"}, image_size: [16, 16]}}
+budget: {{trials: 1, max_epochs: 1}}
+scheduler: {{kind: fifo}}
+space: {{filters: 4, dense_units: 0}}
+""")
+    folder, _ = run(tmp_path, path, ray_head)
+    (tmp_path / "shapes" / "circle" / "circle_000.png").unlink()
+    result = sweeper("resume", "data-changed", "--runs-dir", str(folder.parent))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "the data of sweep 'data-changed' changed since it started" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_the_ray_start_head_requires_the_token(tmp_path: Path, ray_head: str) -> None:

@@ -89,6 +89,16 @@ CASES = [
         data:
           validation_split: 1.5
         """, "validation_split", r"data.validation_split: .*less than 1.*got 1.5"),
+    Case("splits-leave-nothing-to-train", """
+        data:
+          validation_split: 0.5
+          test_split: 0.45
+        """, "test_split", r"data.test_split: validation_split 0.5 and test_split 0.45 "
+                           r"leave under 5% of the images to train on; lower one"),
+    Case("test-split-range", """
+        data:
+          test_split: -0.1
+        """, "test_split", r"data.test_split: .*greater than or equal to 0.*got -0.1"),
     Case("channels-two", """
         data:
           channels: 2

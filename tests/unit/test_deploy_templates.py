@@ -242,7 +242,7 @@ def test_image_constraints_pin_the_tested_versions() -> None:
                     "pydantic"):
         assert pins[package] == importlib.metadata.version(package), (
             f"docker/constraints.txt pins {package}=={pins[package]} but the tests ran "
-            f"{importlib.metadata.version(package)}: run `make constraints`")
+            f"{importlib.metadata.version(package)}: run `make pins`, then `make test`")
     for dev_tool in ("pytest", "ruff", "mypy", "playwright"):
         assert dev_tool not in pins
     assert "tensorflow-cpu" not in pins
