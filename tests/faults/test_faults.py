@@ -83,7 +83,9 @@ def test_killed_worker_restarts_its_trial_from_the_last_checkpoint(tmp_path: Pat
     runs = tmp_path / "runs"
     driver = start(path, runs, ray_head)
     history = runs / "worker" / "history.csv"
-    wait_for(lambda: len(read_table(history)) >= 2)
+    # epoch 3's result means epoch 2's checkpoint is registered (Tune saves it in a task
+    # after the epoch's result, and starts the next epoch only once the save is in)
+    wait_for(lambda: len(read_table(history)) >= 3)
     pid = int(read_table(runs / "worker" / "trials.csv")["pid"].iloc[0])
     os.kill(pid, signal.SIGKILL)  # the trial's worker process dies mid-epoch
     out, err = driver.communicate(timeout=600)

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 SPACE = """\
 data: {source: mnist5k}
-budget: {trials: 4, max_epochs: 4}
+budget: {trials: 4, max_epochs: 8}
 search: {algorithm: random, seed: 3}
 scheduler: {kind: fifo}
 early_stopping: {patience: null}
@@ -127,8 +127,12 @@ def test_trials_run_on_both_nodes_and_survive_losing_one(
         frame = read_table(trials_csv)
         if "node_id" in frame and ((frame["node_id"] == ids["worker"])
                                 & (frame["status"] == "running")
-                                & (frame["epochs"].fillna(0).astype(int) >= 1)).any():
-            break  # a trial on the second node has a checkpoint to be retried from
+                                & (frame["epochs"].fillna(0).astype(int) >= 2)).any():
+            # a trial on the second node has a checkpoint to be retried from: Tune saves an
+            # epoch's checkpoint in a task after the epoch's result (which the table shows
+            # first), and schedules the next epoch only once that save is in, so a second
+            # epoch's result means the first epoch's checkpoint is registered
+            break
         time.sleep(0.3)
     assert sweep.poll() is None, "the sweep ended before the second node could be killed"
     worker.kill()  # the second machine dies: raylet, its workers, everything it started
