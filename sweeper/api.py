@@ -118,6 +118,7 @@ def compare(names: list[str], runs_dir: str | Path | None = None) -> pd.DataFram
         trials, history = sweep.trials, sweep.history
         spec = sweep.loaded.spec
         best = sweep.best()
+        test = sweep.test
         to_best = None
         if best is not None and not history.empty:
             reached = history[(history["trial_id"] == best["trial_id"])
@@ -129,7 +130,7 @@ def compare(names: list[str], runs_dir: str | Path | None = None) -> pd.DataFram
             "metric": spec.objective.metric,
             "best": best["score"] if best else None,
             "best_trial": best["number"] if best else None,
-            "test": sweep.test.value if sweep.test else None,
+            "test": test.value if test else None,
             "trials": len(trials),
             **{status.value: int(counts.get(status.value, 0)) for status in Status
                if status.terminal},

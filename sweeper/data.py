@@ -13,7 +13,7 @@ import hashlib
 import logging
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -93,10 +93,8 @@ class Dataset:
     def for_trials(self) -> Dataset:
         """The same data without the test split: trials never see it (and Ray never ships
         it). The fingerprint stays the one of the whole split."""
-        fingerprint = self.fingerprint()
-        copy = Dataset(self.x_train, self.y_train, self.x_val, self.y_val, self.class_names,
-                       self.skipped, self.warnings, split_note=self.split_note)
-        copy._fingerprint = fingerprint
+        copy = replace(self, x_test=None, y_test=None)
+        copy._fingerprint = self.fingerprint()
         return copy
 
 

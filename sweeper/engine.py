@@ -504,8 +504,6 @@ def _score_on_test(model_path: Path, dataset: Any, best: dict[str, Any],
     sweep and its model are done)."""
     from sweeper.holdout import score_best_model
 
-    if not dataset.test_images:
-        return None
     try:
         return score_best_model(model_path, dataset, best, spec.objective.metric)
     except Exception as exc:  # e.g. a custom layer the driver cannot load

@@ -46,6 +46,7 @@ def test_builtin_sources_are_uint8_and_split_stratified(tmp_path: Path) -> None:
     assert other.fingerprint() != ds.fingerprint()
     mnist = load_dataset(load("data: {source: mnist5k}\n", tmp_path))
     assert len(mnist.x_train) + len(mnist.x_val) + mnist.test_images == 5000
+    assert mnist.test_images == 500 and len(mnist.x_val) == 1000  # 10% test by default
     assert mnist.image_size == (28, 28) and mnist.num_classes == 10
 
 
