@@ -38,6 +38,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Resolve pyproject.toml's ranges afresh in a new, empty venv (nothing installed steers it)
 # and rewrite constraints.txt and docker/constraints.txt; `make test` then rebuilds .venv

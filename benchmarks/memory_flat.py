@@ -16,9 +16,10 @@ from pathlib import Path
 
 from report import write_section
 
-from sweeper import spec as spec_module
-from sweeper.engine import Overrides, run_sweep
-from sweeper.recorder import read_table
+from sweeper import config as spec_module
+from sweeper.config import Overrides
+from sweeper.run.engine import run_sweep
+from sweeper.store.tables import read_table
 
 SPACE = """\
 name: memory

@@ -49,8 +49,9 @@ space:
 
 def run_sweeper(folder: Path, trials: int, epochs: int, reuse: bool,
                 target: float) -> dict[str, Any]:
-    from sweeper import spec as spec_module
-    from sweeper.engine import Overrides, run_sweep
+    from sweeper import config as spec_module
+    from sweeper.config import Overrides
+    from sweeper.run.engine import run_sweep
 
     name = f"bench-reuse-{'on' if reuse else 'off'}"
     path = folder / f"{name}.yaml"
@@ -75,7 +76,8 @@ def plain_trainable(config: dict[str, Any]) -> None:
     from ray import tune
     from sklearn.model_selection import train_test_split
 
-    from sweeper.models import InputInfo, build_cnn
+    from sweeper.models.cnn.build import build_cnn
+    from sweeper.models.inputs import InputInfo
 
     x, y = mnist_data()
     x = x.reshape(-1, 28, 28, 1).astype("float32")

@@ -1,7 +1,8 @@
 """sweeper: hyperparameter sweeps for Keras CNNs on Ray Tune, Optuna and MLflow.
 
-``sweeper.run(path)`` and ``sweeper.load(name)`` are the notebook API (``sweeper.api``);
-they import the heavy libraries only when called.
+The notebook API: ``sweeper.run(path)``, ``sweeper.load(name)``, ``sweeper.compare(names)``
+and the ``Sweep`` they return (``sweeper.api``). Importing sweeper imports none of the heavy
+libraries; each is imported when a call needs it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sweeper.api import Sweep
 
-__version__ = "0.1.0"
+from sweeper.version import __version__
+
+__all__ = ["Sweep", "__version__", "compare", "load", "run"]
 
 
 def run(path_or_spec: str | Path | dict[str, Any], runs_dir: str | Path | None = None,
@@ -28,3 +33,18 @@ def load(name: str, runs_dir: str | Path | None = None) -> Sweep:
     from sweeper.api import load as load_sweep
 
     return load_sweep(name, runs_dir)
+
+
+def compare(names: list[str], runs_dir: str | Path | None = None) -> pd.DataFrame:
+    """Sweeps side by side (see ``sweeper.api.compare``)."""
+    from sweeper.api import compare as compare_sweeps
+
+    return compare_sweeps(names, runs_dir)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Sweep":
+        from sweeper.api import Sweep
+
+        return Sweep
+    raise AttributeError(f"module 'sweeper' has no attribute {name!r}")

@@ -1,24 +1,45 @@
-"""The Python API for notebooks: ``sweeper.run(...)`` and ``sweeper.load(NAME)``."""
+"""The Python API for notebooks: ``sweeper.run(...)``, ``sweeper.load(NAME)``,
+``sweeper.compare([...])``. Reading a sweep imports neither Ray nor TensorFlow."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from sweeper import spec as spec_module
-from sweeper.engine import STUDY_FILE, Overrides, SweepMeta, load_spec_for, run_sweep, sweep_folder
-from sweeper.holdout import TestScore
-from sweeper.results import history_frame, ranked, trials_frame
-from sweeper.status import Status
-from sweeper.yamlio import dump
+from sweeper.config.load import load as load_file
+from sweeper.config.loaded import LoadedSpec
+from sweeper.config.overrides import Overrides
+from sweeper.config.yamlio import dump
+from sweeper.report.compare import compare as compare_sweeps
+from sweeper.store.best import best_trial
+from sweeper.store.layout import existing_sweep
+from sweeper.store.meta import SweepMeta
+from sweeper.store.specs import load_spec_for
+from sweeper.store.study import open_study
+from sweeper.store.tables import history_frame, trials_frame
+from sweeper.store.test_score import TestScore
+
+if TYPE_CHECKING:
+    import optuna
+
+    from sweeper.notify import Notifier
+
+__all__ = ["Sweep", "compare", "load", "load_spec", "run"]
 
 
 def _runs_dir(runs_dir: str | Path | None) -> Path:
     return Path(runs_dir or os.environ.get("SWEEPER_RUNS_DIR") or "runs")
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """A search-space file validated by the schema and by its model kind."""
+    from sweeper.models.kinds import check_spec
+
+    return load_file(path, checks=(check_spec,))
 
 
 class Sweep:
@@ -27,8 +48,8 @@ class Sweep:
     def __init__(self, name: str, runs_dir: str | Path | None = None) -> None:
         self.runs_dir = _runs_dir(runs_dir)
         self.name = name
-        self.folder = sweep_folder(self.runs_dir, name)
-        self.meta = SweepMeta.read(self.folder)  # raises when there is no such sweep
+        self.folder = existing_sweep(self.runs_dir, name)
+        self.meta = SweepMeta.read(self.folder)
         self.loaded = load_spec_for(name, self.runs_dir)
 
     def __repr__(self) -> str:
@@ -45,21 +66,13 @@ class Sweep:
         return history_frame(self.name, self.runs_dir)
 
     @property
-    def study(self) -> Any:
-        import optuna
-
-        storage = optuna.storages.JournalStorage(
-            optuna.storages.journal.JournalFileBackend(str(self.folder / STUDY_FILE)))
-        return optuna.load_study(study_name=self.loaded.spec.name, storage=storage)
+    def study(self) -> optuna.Study:
+        return open_study(self.folder, self.loaded.spec.name)
 
     def best(self) -> dict[str, Any] | None:
-        """The best scored trial as a dict (its row), or None."""
-        trials = self.trials
-        scored = trials[trials["status"].isin([s.value for s in Status if s.scored])]
-        scored = scored[scored["score"].notna()]
-        if scored.empty:
-            return None
-        return dict(ranked(scored, self.loaded.spec.objective.direction).iloc[0])
+        """The best trial's row, or None (never a failed or infeasible trial)."""
+        best = best_trial(self.trials, self.loaded.spec.objective.objective())
+        return None if best is None else best.row
 
     @property
     def test(self) -> TestScore | None:
@@ -68,20 +81,24 @@ class Sweep:
 
     def export(self, path: str | Path, model: str | Path | None = None,
                trial: str | None = None) -> Path:
-        """Write the best (or the named) trial as a fixed search-space file."""
-        from sweeper.export import export
+        """Write the best (or the named) trial as a fixed search-space file (and its model)."""
+        from sweeper.report.export import export
 
         output = Path(path)
-        export(self.name, self.runs_dir, output, Path(model) if model else None, trial)
+        document = export(self.name, self.runs_dir, output, trial)
+        if model is not None:
+            from sweeper.run.best_model import copy_trial_model
+
+            copy_trial_model(self.folder, self.meta, self.loaded.spec.objective.objective(),
+                             document["provenance"]["trial_id"], Path(model))
         return output
 
     def plots(self) -> list[Path]:
         """Write the PNG plots to runs/NAME/plots/ and return them."""
-        from sweeper.plots import make_plots
+        from sweeper.report.plots import make_plots
 
-        spec = self.loaded.spec
         return make_plots(self.folder, self.study, self.trials, self.history,
-                          spec.objective.metric, spec.objective.direction)
+                          self.loaded.spec.objective.objective())
 
 
 def load(name: str, runs_dir: str | Path | None = None) -> Sweep:
@@ -90,12 +107,16 @@ def load(name: str, runs_dir: str | Path | None = None) -> Sweep:
 
 
 def run(path_or_spec: str | Path | dict[str, Any], runs_dir: str | Path | None = None,
-        address: str | None = None, quiet: bool = True, **overrides: Any) -> Sweep:
+        address: str | None = None, quiet: bool = True, notifier: Notifier | None = None,
+        **overrides: Any) -> Sweep:
     """Run a sweep from a search-space file (or the same structure as a dict) and return it.
 
     ``overrides`` are the command line's: name, trials, max_epochs, time_limit, concurrency,
-    gpus_per_trial, cpus_per_trial, seed, storage, tracking_uri.
+    gpus_per_trial, cpus_per_trial, seed, storage, tracking_uri. Notes go to ``notifier``
+    (default: the ``sweeper`` logger).
     """
+    from sweeper.run.engine import run_sweep
+
     folder = _runs_dir(runs_dir)
     if isinstance(path_or_spec, dict):
         name = str(path_or_spec.get("name") or overrides.get("name") or "sweep")
@@ -105,37 +126,11 @@ def run(path_or_spec: str | Path | dict[str, Any], runs_dir: str | Path | None =
         path.write_text(dump({"name": name, **path_or_spec}))
     else:
         path = Path(path_or_spec)
-    loaded = spec_module.load(path)
-    outcome = run_sweep(loaded, Overrides(**overrides), folder, address, quiet=quiet)
+    outcome = run_sweep(load_spec(path), Overrides(**overrides), folder, address, quiet=quiet,
+                        notifier=notifier)
     return Sweep(outcome.name, folder)
 
 
 def compare(names: list[str], runs_dir: str | Path | None = None) -> pd.DataFrame:
     """Side by side: best objective, trials by status, wall time, epochs, time to the best."""
-    rows = []
-    for name in names:
-        sweep = load(name, runs_dir)
-        trials, history = sweep.trials, sweep.history
-        spec = sweep.loaded.spec
-        best = sweep.best()
-        test = sweep.test
-        to_best = None
-        if best is not None and not history.empty:
-            reached = history[(history["trial_id"] == best["trial_id"])
-                              & (history["objective"] == best["score"])]
-            to_best = float(reached["seconds"].min()) if not reached.empty else None
-        counts = trials["status"].value_counts().to_dict() if not trials.empty else {}
-        rows.append({
-            "sweep": name,
-            "metric": spec.objective.metric,
-            "best": best["score"] if best else None,
-            "best_trial": best["number"] if best else None,
-            "test": test.value if test else None,
-            "trials": len(trials),
-            **{status.value: int(counts.get(status.value, 0)) for status in Status
-               if status.terminal},
-            "wall_s": float(trials["ended_s"].max()) if not trials.empty else None,
-            "epochs": int(trials["epochs"].sum()) if not trials.empty else 0,
-            "to_best_s": to_best,
-        })
-    return pd.DataFrame(rows)
+    return compare_sweeps(names, _runs_dir(runs_dir))

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = ["Interrupted", "Problem", "SpecError", "SweepFailed", "SweeperError",
+           "UserInputError"]
+
 
 class SweeperError(Exception):
     """Base of every error sweeper reports to a user (exit code 1: the work failed)."""
@@ -40,10 +43,6 @@ class SpecError(UserInputError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems, key=lambda p: (p.line, p.column))
         super().__init__("\n".join(str(p) for p in self.problems))
-
-
-class DataError(UserInputError):
-    """A data source is missing, empty or unreadable."""
 
 
 class SweepFailed(SweeperError):

@@ -1,8 +1,14 @@
-"""Trial statuses: one enum, used by trials, schedulers, tables and tracking alike."""
+"""Every state a trial, a sweep or a scheduler decision can be in: enums, never strings.
+
+The bottom layer: any folder may import it. A status written to a file (trials.csv,
+sweep.json, MLflow tags) is the enum's value, and read back through the enum.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+__all__ = ["Decision", "Reason", "Status", "SweepStatus", "TrackedStatus"]
 
 
 class Status(StrEnum):
@@ -37,3 +43,28 @@ class Reason(StrEnum):
     SCHEDULER = "scheduler"
     TIME_LIMIT = "time_limit"
     INTERRUPTED = "interrupted"
+
+
+class SweepStatus(StrEnum):
+    """A whole sweep, as ``sweep.json`` and the MLflow parent run record it."""
+
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+class Decision(StrEnum):
+    """What a scheduler or pruner decided about a running trial (``decisions.jsonl``)."""
+
+    PRUNED = "pruned"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+
+
+class TrackedStatus(StrEnum):
+    """States only the MLflow runs carry: a trial open when the sweep was interrupted, and a
+    run of a trial Tune's restored state never knew."""
+
+    INTERRUPTED = "interrupted"
+    SUPERSEDED = "superseded"

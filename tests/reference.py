@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from sweeper.data import Dataset, pipeline
+from sweeper.data.dataset import Dataset
+from sweeper.data.pipeline import pipeline
 
 # sweeper's defaults before they were changed to learn on small data
 PREVIOUS_DEFAULTS = {"head": "global_avg", "batch_norm_position": "before_activation",
@@ -36,7 +37,8 @@ def seed_cnn(classes: int, shape: tuple[int, ...]) -> Any:
 
 
 def sweeper_cnn(params: dict[str, Any], data: Dataset, flip: bool) -> Any:
-    from sweeper.models import InputInfo, build_cnn
+    from sweeper.models.cnn.build import build_cnn
+    from sweeper.models.inputs import InputInfo
 
     mean, variance = data.channel_stats()
     info = InputInfo(data.image_size, data.channels, data.num_classes, mean, variance, flip)

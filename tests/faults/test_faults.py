@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.recorder import read_table
+from sweeper.store.tables import read_table
 from tests.conftest import sweeper, write_space
 from tests.mlflow_checks import assert_sweep_in_mlflow
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sweeper import spec as spec_module
-from sweeper.data import load_dataset, pipeline
+from sweeper import config as spec_module
+from sweeper.data.dataset import load_dataset
+from sweeper.data.pipeline import pipeline
 from sweeper.errors import SpecError
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sweeper import spec as spec_module
-from sweeper.catalog import CNN_HYPERPARAMETERS
-from sweeper.data import Dataset, load_dataset
+from sweeper import config as spec_module
+from sweeper.data.dataset import Dataset, load_dataset
+from sweeper.models.cnn.catalog import CNN_HYPERPARAMETERS
 from tests.images import write_colour_shapes
 from tests.reference import PREVIOUS_DEFAULTS, SEED_CNN, SWEEPER_CNN, train
 

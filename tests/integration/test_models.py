@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sweeper.architecture import plan
-from sweeper.catalog import CNN_HYPERPARAMETERS
+from sweeper.models.cnn.blueprint import plan
+from sweeper.models.cnn.catalog import CNN_HYPERPARAMETERS
 
 keras = pytest.importorskip("keras")
 
-from sweeper.models import InputInfo, augmentation_layers, build_cnn, make_optimizer  # noqa: E402
+from sweeper.models.cnn.build import augmentation_layers, build_cnn  # noqa: E402
+from sweeper.models.compile import make_optimizer  # noqa: E402
+from sweeper.models.inputs import InputInfo  # noqa: E402
 
 pytestmark = pytest.mark.integration
 

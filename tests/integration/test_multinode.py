@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.recorder import read_table
+from sweeper.store.tables import read_table
 from tests.conftest import sweeper, write_space
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

@@ -13,8 +13,8 @@ import yaml
 from PIL import Image
 
 import sweeper as sweeper_api
-from sweeper import spec as spec_module
-from sweeper.recorder import read_table
+from sweeper import config as spec_module
+from sweeper.store.tables import read_table
 from tests.conftest import sweeper, write_space
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -122,7 +122,7 @@ def test_export_round_trip_and_retraining(swept: tuple[Path, Path]) -> None:
     # the exported model scores the validation data as the sweep reported
     import keras
 
-    from sweeper.data import load_dataset
+    from sweeper.data.dataset import load_dataset
 
     model = keras.models.load_model(best_keras)
     data = load_dataset(spec_module.load(best_yaml))

@@ -20,7 +20,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from sweeper.recorder import read_table
+from sweeper.store.tables import read_table
 from tests.conftest import sweeper, write_space
 from tests.images import write_shapes
 from tests.mlflow_checks import assert_sweep_in_mlflow

@@ -13,8 +13,8 @@ import yaml
 from mlflow import MlflowClient
 
 import sweeper as sweeper_api
-from sweeper import spec as spec_module
-from sweeper.data import load_dataset
+from sweeper import config as spec_module
+from sweeper.data.dataset import load_dataset
 from tests.conftest import sweeper, write_space
 from tests.images import write_colour_shapes
 

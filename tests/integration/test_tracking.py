@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.recorder import read_table
+from sweeper.store.tables import read_table
 from tests.conftest import free_port, sweeper, write_space
 from tests.mlflow_checks import MlflowServer, assert_sweep_in_mlflow
 

@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 import yaml
 
-from sweeper import spec as spec_module
+from sweeper import config as spec_module
 from sweeper.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]

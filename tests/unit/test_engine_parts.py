@@ -7,37 +7,44 @@ from pathlib import Path
 
 import pytest
 
-from sweeper import spec as spec_module
-from sweeper.cluster import NodeResources, check_resources
-from sweeper.engine import Overrides, sweep_folder
+from sweeper import config as spec_module
+from sweeper.config import Overrides
 from sweeper.errors import UserInputError
-from sweeper.schedulers import DecisionLog, final_status
-from sweeper.status import Reason, Status
-from sweeper.trial import EarlyStoppingState, gpu_memory_limit_mb
+from sweeper.objective import Objective
+from sweeper.pruning.decisions import DecisionEntry, DecisionLog, final_status
+from sweeper.result import TrialResult
+from sweeper.run.cluster import NodeResources, check_resources
+from sweeper.status import Decision, Reason, Status
+from sweeper.store.layout import sweep_folder
+from sweeper.trial.process import gpu_memory_limit_mb
 
 
 def test_final_status_comes_from_recorded_decisions(tmp_path: Path) -> None:
     log = DecisionLog(tmp_path / "d.jsonl")
-    running = {"status": "running", "epoch": 2}
-    assert final_status(log, "a", {"status": "completed"}, False) == (Status.COMPLETED,
+
+    def result(status: Status, reason: Reason = Reason.NONE) -> TrialResult:
+        return TrialResult(number=0, seed=0, epoch=2, status=status, reason=reason)
+
+    running = result(Status.RUNNING)
+    assert final_status(log, "a", result(Status.COMPLETED), False) == (Status.COMPLETED,
                                                                       Reason.NONE)
-    assert final_status(log, "a", {"status": "stopped_early"}, False)[0] == Status.STOPPED_EARLY
-    assert final_status(log, "a", {"status": "failed", "reason": "oom"}, False) == (
+    assert final_status(log, "a", result(Status.STOPPED_EARLY), False)[0] == Status.STOPPED_EARLY
+    assert final_status(log, "a", result(Status.FAILED, Reason.OOM), False) == (
         Status.FAILED, Reason.OOM)
     assert final_status(log, "a", running, True) == (Status.FAILED, Reason.WORKER_DIED)
     # a trial Tune stopped without a scheduler decision: the sweep's time limit
     assert final_status(log, "a", running, False) == (Status.PRUNED, Reason.TIME_LIMIT)
-    log.record("a", "pruned", 2, "asha")
+    log.record("a", Decision.PRUNED, 2, "asha")
     assert final_status(log, "a", running, False) == (Status.PRUNED, Reason.SCHEDULER)
 
 
 def test_decision_log_survives_pickling_and_restarts(tmp_path: Path) -> None:
     log = DecisionLog(tmp_path / "d.jsonl")
-    log.record("t1", "paused", 1, "hyperband")
-    log.record("t1", "resumed", 1, "hyperband")
+    log.record("t1", Decision.PAUSED, 1, "hyperband")
+    log.record("t1", Decision.RESUMED, 1, "hyperband")
     again = pickle.loads(pickle.dumps(log))
-    assert again.last("t1") == {"trial_id": "t1", "decision": "resumed", "epoch": 1,
-                                "by": "hyperband"}
+    assert again.last("t1") == DecisionEntry(trial_id="t1", decision=Decision.RESUMED, epoch=1,
+                                             by="hyperband")
     assert DecisionLog(tmp_path / "d.jsonl").last("t1") == again.last("t1")
 
 
@@ -73,12 +80,10 @@ def test_gpu_share_caps_memory() -> None:
 
 
 def test_early_stopping_state_respects_mode_and_min_delta() -> None:
-    state = EarlyStoppingState()
-    assert state.improved(0.5, "max", 0.01)
-    state.best = 0.5
-    assert not state.improved(0.505, "max", 0.01) and state.improved(0.52, "max", 0.01)
-    state.best = 1.0
-    assert state.improved(0.9, "min", 0.01) and not state.improved(0.995, "min", 0.01)
+    maximize, minimize = Objective.of("val_accuracy", "max"), Objective.of("val_loss", "min")
+    assert maximize.better(0.5, None, 0.01)
+    assert not maximize.better(0.505, 0.5, 0.01) and maximize.better(0.52, 0.5, 0.01)
+    assert minimize.better(0.9, 1.0, 0.01) and not minimize.better(0.995, 1.0, 0.01)
 
 
 def test_sweep_folder_stays_inside_the_runs_dir(tmp_path: Path) -> None:
@@ -89,7 +94,7 @@ def test_sweep_folder_stays_inside_the_runs_dir(tmp_path: Path) -> None:
 
 def test_searcher_state_is_written_without_a_temporary_file_in_the_synced_folder(
         tmp_path: Path) -> None:
-    from sweeper.searcher import OptunaSearcher
+    from sweeper.search.searcher import OptunaSearcher
 
     spec = spec_module.loads("budget: {trials: 3, max_epochs: 2}\n").spec
     searcher = OptunaSearcher(spec, tmp_path / "study.journal", 3, False,
@@ -109,7 +114,7 @@ def test_searcher_state_is_written_without_a_temporary_file_in_the_synced_folder
 def test_only_tunes_harmless_sync_race_is_silenced() -> None:
     import logging
 
-    from sweeper.engine import _SyncRaceFilter
+    from sweeper.run.signals import SyncRaceFilter as _SyncRaceFilter
 
     def record(error: BaseException) -> logging.LogRecord:
         return logging.LogRecord("ray.tune.execution.experiment_state", logging.ERROR, "f", 1,
@@ -126,7 +131,7 @@ def test_workers_read_the_data_themselves_and_refuse_other_files(tmp_path: Path)
     """data.load_on: workers ships only the spec; a node seeing other files fails loudly."""
     import numpy as np
 
-    from sweeper.data import DataMismatchError, WorkerLoadedData, load_dataset
+    from sweeper.data.dataset import DataMismatchError, WorkerLoadedData, load_dataset
 
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "images.npz", x=rng.integers(0, 256, (40, 8, 8), dtype=np.uint8),
@@ -156,17 +161,18 @@ def test_a_ray_start_cluster_on_this_machine_is_joined_only_if_it_answers(
     import socket
     from unittest import mock
 
-    from sweeper.cluster import _started_on_this_machine
+    from sweeper.cli.show import PrintNotifier
+    from sweeper.run.cluster import _started_on_this_machine
 
     with socket.socket() as live:
         live.bind(("127.0.0.1", 0))
         live.listen()
         address = f"127.0.0.1:{live.getsockname()[1]}"
         with mock.patch("ray._private.services.find_bootstrap_address", return_value=address):
-            assert _started_on_this_machine() == address
+            assert _started_on_this_machine(PrintNotifier()) == address
     assert "joining the Ray cluster started on this machine" in capsys.readouterr().out
     with mock.patch("ray._private.services.find_bootstrap_address", return_value=address):
-        assert _started_on_this_machine() is None  # the head died without `ray stop`
+        assert _started_on_this_machine(PrintNotifier()) is None  # the head died without `ray stop`
     assert "does not answer" in capsys.readouterr().out
     with mock.patch("ray._private.services.find_bootstrap_address", return_value=None):
-        assert _started_on_this_machine() is None
+        assert _started_on_this_machine(PrintNotifier()) is None

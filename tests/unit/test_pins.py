@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_TOOLS = ("pytest", "ruff", "mypy", "playwright", "types-pyyaml", "jsonschema")
+DEV_TOOLS = ("pytest", "ruff", "mypy", "playwright", "types-pyyaml", "jsonschema",
+             "import-linter")
 
 
 def canonical(name: str) -> str:

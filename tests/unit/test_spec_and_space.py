@@ -9,10 +9,13 @@ from pathlib import Path
 import optuna
 import pytest
 
-from sweeper import spec as spec_module
-from sweeper.architecture import feasibility, plan
+from sweeper import config as spec_module
 from sweeper.cli import main
-from sweeper.space import grid_size, planned_trials, sample_configs, suggest
+from sweeper.models.cnn.blueprint import plan
+from sweeper.models.cnn.kind import CnnKind
+from sweeper.models.inputs import InputInfo
+from sweeper.models.kinds import feasibility
+from sweeper.search.space import grid_size, planned_trials, sample_configs, suggest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "search_spaces").glob("*.yaml"))
@@ -104,7 +107,7 @@ def test_feasibility_report_counts_sampled_architectures() -> None:
         "  kernel_size: 5\n  pooling: none\n").spec
     configs = sample_configs(spec, 500)
     assert len(configs) == 8  # the whole grid, each point once
-    report = feasibility(configs, (8, 8, 1), 10)
+    report = feasibility(CnnKind(), configs, InputInfo((8, 8), 1, 10))
     # valid 5x5 convs: 8 -> 4 -> 0, so depth 2, 3 and 4 collapse with valid padding
     assert report.infeasible == 3
     assert sum(report.reasons.values()) == 3

@@ -1,0 +1,65 @@
+"""Loading a search-space file: YAML with positions, the schema, the rules, and the checks
+the caller passes in (each model kind checks its own parameters, so config names none)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from sweeper.config.loaded import LoadedSpec
+from sweeper.config.problems import pydantic_problems
+from sweeper.config.rules import check_conditions, check_data, check_search
+from sweeper.config.schema import SweepSpec
+from sweeper.config.yamlio import LocatedDocument, load_file, load_text
+from sweeper.errors import Problem, SpecError
+
+__all__ = ["SpecCheck", "load", "loads", "validate_document"]
+
+SpecCheck = Callable[[LoadedSpec], list[Problem]]
+
+
+def validate_document(doc: LocatedDocument, default_name: str, base_dir: Path,
+                      checks: Sequence[SpecCheck] = ()) -> LoadedSpec:
+    """Schema, rules and ``checks``; raise SpecError listing every problem found."""
+    if not isinstance(doc.data, dict):
+        raise SpecError([doc.problem((), "expected a mapping of sections (data, space, budget, "
+                                          f"...), got {type(doc.data).__name__}")])
+    raw = dict(doc.data)
+    raw.setdefault("name", default_name)
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(pydantic_problems(exc, doc)) from None
+    problems = check_conditions(spec, doc)
+    search_problems, warnings = check_search(spec, doc)
+    loaded = LoadedSpec(spec, doc, base_dir, warnings)
+    problems += search_problems
+    for check in checks:
+        problems += check(loaded)
+    problems += check_data(loaded)
+    if problems:
+        raise SpecError(problems)
+    return loaded
+
+
+def load(path: str | Path, checks: Sequence[SpecCheck] = ()) -> LoadedSpec:
+    """Load and validate a search-space file."""
+    path = Path(path)
+    doc = load_file(path)
+    return validate_document(doc, _default_name(path.stem), path.resolve().parent, checks)
+
+
+def loads(text: str, file: str = "<string>", base_dir: Path | None = None,
+          checks: Sequence[SpecCheck] = ()) -> LoadedSpec:
+    """Load and validate search-space text (tests, notebooks, a sweep's recorded file)."""
+    doc = load_text(text, file)
+    return validate_document(doc, _default_name(Path(file).stem), base_dir or Path.cwd(),
+                             checks)
+
+
+def _default_name(stem: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", stem).lstrip("._-") or "sweep"
+    return name[:100]

@@ -1,0 +1,219 @@
+"""The search-space file's sections as pydantic models: what each key means, its default.
+
+Structure only: rules relating fields live in ``rules``; what a model kind accepts in
+``space`` is the kind's own business (``sweeper.models``), so no kind is named here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    PositiveInt,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from sweeper.config.params import FixedParam, Param, StrictModel
+from sweeper.objective import Objective
+
+__all__ = ["NAME_PATTERN", "SECTION_MODELS", "BudgetSpec", "DataSpec", "EarlyStoppingSpec",
+           "FailuresSpec", "ModelSpec", "ObjectiveSpec", "ResourcesSpec", "SchedulerSpec",
+           "SearchSpec", "SweepSpec", "TrackingSpec", "parse_duration"]
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+# Sources whose images are digits: a horizontal flip turns a digit into another shape.
+_DIGIT_SOURCES = ("digits", "mnist5k")
+
+
+def parse_duration(value: Any) -> float | None:
+    """Seconds from 90, '90s', '30m', '2h', '1h30m'."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 90s, 30m or 2h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
+                             r"(?:(\d+(?:\.\d+)?)s)?\s*", str(value))
+        if not match or not any(match.groups()):
+            raise ValueError(f"expected a duration such as 90s, 30m, 2h or 1h30m, got {value!r}")
+        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if seconds <= 0:
+        raise ValueError(f"a time limit must be above zero, got {value!r}")
+    return seconds
+
+
+Duration = Annotated[float | None, BeforeValidator(parse_duration)]
+
+
+class DataSpec(StrictModel):
+    """Where the images come from and how they are split."""
+
+    source: Literal["digits", "mnist5k", "directory", "npz"] = Field(
+        default="mnist5k", description="digits (8x8, tests) | mnist5k | directory | npz")
+    path: str | None = Field(
+        default=None, description="folder (one sub-folder per class) or .npz file; relative "
+        "paths are read from the search-space file's folder")
+    image_size: tuple[PositiveInt, PositiveInt] | None = Field(
+        default=None, description="[height, width] the model sees; null = the source's size "
+        "(64x64 for folders)")
+    channels: Literal[1, 3] | None = Field(
+        default=None, description="1 or 3; null = from the data (1 when every image is gray)")
+    validation_split: float = Field(default=0.2, gt=0.0, lt=1.0,
+                                    description="fraction held out, stratified by class")
+    test_split: float | None = Field(
+        default=None, ge=0.0, lt=1.0,
+        description="fraction held out from training and from every choice the sweep makes, "
+        "to score the exported best model once; null = 0.1 for 2,000 images or more, else "
+        "none; 0 = none")
+    seed: StrictInt = Field(default=0, description="seed of the train/validation/test split")
+    horizontal_flip: StrictBool | None = Field(
+        default=None, description="flip in augmentation; null = off for digits/mnist5k")
+    load_on: Literal["driver", "workers"] = Field(
+        default="driver", description="driver: decoded once by the driver and shipped to "
+        "each node through Ray's object store; workers: each trial process reads data.path "
+        "itself (the same path on every node) and keeps it for its next trials")
+
+    @property
+    def flip(self) -> bool:
+        """horizontal_flip as given, else on for every source but digits."""
+        if self.horizontal_flip is not None:
+            return self.horizontal_flip
+        return self.source not in _DIGIT_SOURCES
+
+    @model_validator(mode="after")
+    def _path_needed(self) -> DataSpec:
+        if self.source in ("directory", "npz") and not self.path:
+            raise ValueError(f"data.source '{self.source}' needs data.path")
+        return self
+
+    @field_validator("test_split")
+    @classmethod
+    def _leaves_training_images(cls, value: float | None, info: ValidationInfo) -> float | None:
+        validation = info.data.get("validation_split")
+        if value and validation is not None and validation + value >= 0.95:
+            raise ValueError(
+                f"validation_split {validation} and test_split {value} leave under 5% of the "
+                "images to train on; lower one of them (together they must stay under 0.95)")
+        return value
+
+
+class ModelSpec(StrictModel):
+    kind: str = Field(default="cnn", description="cnn (built in) or package.module:function "
+                      "(your builder); each kind checks its own parameters (sweeper.models)")
+
+
+class ObjectiveSpec(StrictModel):
+    metric: str = Field(default="val_accuracy", description="metric Keras logs each epoch")
+    mode: Literal["max", "min"] | None = Field(
+        default=None, description="max or min; null = min for losses, max otherwise")
+
+    @property
+    def direction(self) -> Literal["max", "min"]:
+        if self.mode is not None:
+            return self.mode
+        return "min" if "loss" in self.metric else "max"
+
+    def objective(self) -> Objective:
+        return Objective.of(self.metric, self.direction)
+
+
+class BudgetSpec(StrictModel):
+    trials: PositiveInt = Field(default=20, description="trials to run (grid: the grid size)")
+    max_epochs: PositiveInt = Field(default=10, description="epochs at most per trial")
+    time_limit: Duration = Field(default=None, description="wall-clock limit: 90s, 30m, 2h")
+
+
+class SearchSpec(StrictModel):
+    algorithm: Literal["tpe", "random", "grid", "cmaes"] = Field(
+        default="tpe", description="Optuna sampler")
+    seed: StrictInt = Field(default=0, description="sampler seed")
+
+
+class SchedulerSpec(StrictModel):
+    kind: Literal[
+        "asha", "hyperband", "median", "fifo", "optuna_hyperband", "optuna_median", "optuna_sha"
+    ] = Field(default="asha", description="who stops bad trials early")
+    grace_period: PositiveInt = Field(default=1, description="epochs before a trial can stop")
+    reduction_factor: float = Field(default=3.0, gt=1.0,
+                                    description="halving rate of asha/hyperband")
+
+
+class EarlyStoppingSpec(StrictModel):
+    patience: PositiveInt | None = Field(
+        default=5, description="epochs without improvement before a trial stops; null = off")
+    min_delta: float = Field(default=0.0, ge=0.0, description="smallest change that counts")
+    restore_best_weights: StrictBool = Field(default=True,
+                                             description="keep the best epoch's weights")
+
+
+class ResourcesSpec(StrictModel):
+    cpus_per_trial: float = Field(default=1.0, gt=0.0, description="CPU cores per trial")
+    gpus_per_trial: float = Field(default=0.0, ge=0.0,
+                                  description="GPUs per trial; 0.5 = two trials per GPU")
+    concurrency: PositiveInt | None = Field(default=None,
+                                            description="trials at once; null = as many as fit")
+
+    @field_validator("gpus_per_trial")
+    @classmethod
+    def _whole_above_one(cls, value: float) -> float:
+        if value > 1 and value != int(value):
+            raise ValueError(f"more than one GPU per trial must be a whole number, got {value}")
+        return value
+
+
+class FailuresSpec(StrictModel):
+    max_failures: int = Field(default=1, ge=0,
+                              description="retries of a trial whose worker or node died")
+    max_consecutive_failed: PositiveInt = Field(
+        default=10, description="stop the sweep after this many failed trials in a row")
+
+
+class TrackingSpec(StrictModel):
+    uri: str | None = Field(default=None, description="MLflow tracking URI; null = runs/")
+    experiment: str | None = Field(default=None, description="null = the sweep name")
+
+
+class SweepSpec(StrictModel):
+    """A whole search-space file."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="sweep name; default: file stem")
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
+    search: SearchSpec = Field(default_factory=SearchSpec)
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
+    early_stopping: EarlyStoppingSpec = Field(default_factory=EarlyStoppingSpec)
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    failures: FailuresSpec = Field(default_factory=FailuresSpec)
+    storage: str | None = Field(default=None, description="Ray Tune storage path or URI")
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    space: dict[str, Param] = Field(default_factory=dict, description="the hyperparameters")
+    provenance: dict[str, Any] | None = Field(
+        default=None, description="written by `sweeper export`: where a fixed config came from")
+
+    @property
+    def fixed(self) -> bool:
+        return all(isinstance(p, FixedParam) and not p.when for p in self.space.values())
+
+    def fixed_params(self) -> dict[str, Any]:
+        return {k: p.value for k, p in self.space.items() if isinstance(p, FixedParam)}
+
+
+SECTION_MODELS: dict[str, type[BaseModel]] = {
+    name: field.annotation
+    for name, field in SweepSpec.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+}
+

@@ -1,0 +1,93 @@
+"""The built-in CNN as a model kind: its parameters checked against the catalog, its
+architecture described by the blueprint (no TensorFlow), its model built by ``build``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sweeper.config.loaded import LoadedSpec
+from sweeper.config.params import ChoiceParam, FixedParam, FloatParam, IntParam
+from sweeper.config.problems import did_you_mean
+from sweeper.config.yamlio import PathKey
+from sweeper.errors import Problem
+from sweeper.models.cnn.blueprint import plan
+from sweeper.models.cnn.catalog import CNN_HYPERPARAMETERS
+from sweeper.models.inputs import InputInfo, ModelDescription
+
+if TYPE_CHECKING:
+    import keras
+
+__all__ = ["CNN_METRICS", "CnnKind"]
+
+CNN_METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")
+
+
+class CnnKind:
+    """``model.kind: cnn``."""
+
+    name = "cnn"
+    describes = True
+
+    def check(self, loaded: LoadedSpec) -> list[Problem]:
+        return _check_names(loaded) + _check_objective(loaded)
+
+    def describe(self, params: dict[str, Any], info: InputInfo) -> ModelDescription:
+        bp = plan(params, info.input_shape, info.num_classes)
+        if not bp.feasible:
+            return ModelDescription(infeasible=bp.infeasible)
+        return ModelDescription(param_count=bp.param_count, flops=bp.flops)
+
+    def build(self, params: dict[str, Any], info: InputInfo) -> keras.Model:
+        from sweeper.models.cnn.build import build_cnn
+
+        return build_cnn(params, info)
+
+
+def _check_objective(loaded: LoadedSpec) -> list[Problem]:
+    metric = loaded.spec.objective.metric
+    if metric in CNN_METRICS:
+        return []
+    return [loaded.problem(("objective", "metric"),
+                           f"objective.metric: the built-in cnn logs {', '.join(CNN_METRICS)}; "
+                           f"got {metric!r}" + did_you_mean(metric, CNN_METRICS))]
+
+
+def _check_names(loaded: LoadedSpec) -> list[Problem]:
+    spec, doc = loaded.spec, loaded.doc
+    problems: list[Problem] = []
+    known = list(CNN_HYPERPARAMETERS)
+    for name, param in spec.space.items():
+        rule = CNN_HYPERPARAMETERS.get(name)
+        if rule is None:
+            problems.append(doc.problem(
+                ("space", name),
+                f"space.{name}: the built-in cnn model has no parameter '{name}'"
+                + (did_you_mean(name, known) or f"; known: {', '.join(known)}")
+                + " (a custom builder, model.kind: package.module:function, accepts any name)",
+                key=True))
+            continue
+        if isinstance(param, ChoiceParam | FixedParam):
+            items = param.values
+            paths: list[PathKey] = (
+                [("space", name, "choice", i) for i in range(len(items))]
+                if isinstance(param, ChoiceParam) else [("space", name)])
+        else:
+            items = list(param.range_)
+            paths = [("space", name, "int" if isinstance(param, IntParam) else "float", i)
+                     for i in range(2)]
+            if rule.type is str or rule.type is bool:
+                problems.append(doc.problem(
+                    ("space", name), f"space.{name}: expected {rule.describe_bounds()}; "
+                    f"a numeric range does not fit, use {{choice: [...]}}"))
+                continue
+            if rule.type is int and isinstance(param, FloatParam):
+                problems.append(doc.problem(
+                    ("space", name), f"space.{name}: expected whole numbers; use "
+                    f"{{int: [low, high]}} instead of {{float: ...}}", key=True))
+                continue
+        for value, path in zip(items, paths, strict=True):
+            why = rule.check(value)
+            if why:
+                hint = did_you_mean(str(value), [str(c) for c in rule.choices or ()])
+                problems.append(doc.problem(path, f"space.{name}: {why}{hint}"))
+    return problems

@@ -1,0 +1,95 @@
+"""A user's model builder, ``package.module:function``, as a model kind.
+
+The module is looked up from the search-space file's folder and the current directory, so a
+builder next to the file works without installing anything. The builder keeps its
+three-argument signature: ``build(params, input_shape, num_classes) -> keras.Model``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sweeper.config.loaded import LoadedSpec
+from sweeper.errors import Problem, SpecError
+from sweeper.models.inputs import InputInfo, ModelDescription
+
+if TYPE_CHECKING:
+    import keras
+
+__all__ = ["CustomKind"]
+
+_functions: dict[str, Any] = {}  # "module:function" -> the builder, once per process
+
+
+class CustomKind:
+    """Builds with the user's function; knows nothing of a configuration before building."""
+
+    describes = False
+
+    def __init__(self, name: str, search_dirs: tuple[str, ...]) -> None:
+        self.name = name
+        self.search_dirs = search_dirs
+
+    @classmethod
+    def resolve(cls, loaded: LoadedSpec) -> CustomKind:
+        """Import the builder now, on the driver, so a problem is located in the file."""
+        kind = cls(loaded.spec.model.kind, (str(loaded.base_dir), str(Path.cwd())))
+        where = ("model", "kind")
+        module_name, _, function = kind.name.partition(":")
+        try:
+            module = kind._module()
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                message = (f"model.kind: no module '{exc.name}' (looked in the current folder, "
+                           f"{loaded.base_dir} and the installed packages)")
+            else:
+                message = f"model.kind: importing '{module_name}' failed: {exc}"
+            raise SpecError([loaded.problem(where, message)]) from None
+        except Exception as exc:
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            raise SpecError([loaded.problem(
+                where, f"model.kind: importing '{module_name}' raised {type(exc).__name__}: "
+                       f"{exc} ({last.filename}:{last.lineno})")]) from None
+        builder = getattr(module, function, None)
+        if builder is None or not callable(builder):
+            names = [n for n in dir(module)
+                     if not n.startswith("_") and callable(getattr(module, n))]
+            raise SpecError([loaded.problem(
+                where, f"model.kind: '{module_name}' has no function '{function}'"
+                + (f"; it has: {', '.join(names[:10])}" if names else ""))])
+        _functions[kind.name] = builder
+        return kind
+
+    def _module(self) -> Any:
+        for folder in self.search_dirs:
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+        return importlib.import_module(self.name.partition(":")[0])
+
+    def _function(self) -> Any:
+        if self.name not in _functions:  # a worker process: import it once
+            _functions[self.name] = getattr(self._module(), self.name.partition(":")[2])
+        return _functions[self.name]
+
+    def check(self, loaded: LoadedSpec) -> list[Problem]:
+        return []  # a builder accepts any parameter name
+
+    def describe(self, params: dict[str, Any], info: InputInfo) -> ModelDescription:
+        return ModelDescription()
+
+    def build(self, params: dict[str, Any], info: InputInfo) -> keras.Model:
+        import keras
+
+        from sweeper.models.compile import compile_model
+
+        model = self._function()(dict(params), info.input_shape, info.num_classes)
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"the builder {self.name} returned {type(model).__name__}, "
+                            "expected a keras.Model")
+        if not getattr(model, "compiled", False):
+            compile_model(model, params)
+        return model

@@ -1,0 +1,126 @@
+"""What a user watches during a sweep: a line per finished trial and a periodic summary
+(trials by status, best so far, elapsed, ETA). ``--quiet`` keeps only the summaries."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from ray.tune import Callback
+
+from sweeper.objective import Objective
+from sweeper.status import Status
+from sweeper.store.best import best_trial
+
+if TYPE_CHECKING:
+    from ray.tune.experiment import Trial
+
+    from sweeper.observe.recorder import SweepRecorder
+
+__all__ = ["ProgressPrinter"]
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _last_error(trial: Trial) -> str:
+    """First line of the trial's latest failure, as Tune wrote it to its error file."""
+    try:
+        text = Path(trial.error_file).read_text() if trial.error_file else ""
+    except OSError:
+        return "error file unreadable"
+    blocks = text.split("Failure # ")
+    lines = blocks[-1].splitlines()[1:] if blocks[-1] else []
+    first = next((line.strip() for line in lines if line.strip()), "no message")
+    return first if len(first) <= 160 else first[:157] + "..."
+
+
+def _error_line(row: dict[str, Any], trial: Trial) -> str:
+    """A failed trial's last error line (the exception and its message), so the user sees why."""
+    if row.get("status") != Status.FAILED:
+        return ""
+    error = str(row.get("error") or "")
+    if trial.error_file and error == str(trial.error_file):  # Tune's error, not the trial's
+        return f": {_last_error(trial)}"
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    last = lines[-1]
+    return ": " + (last if len(last) <= 200 else last[:197] + "...")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressPrinter(Callback):
+    """Prints progress from the recorder's rows; stays quiet between events."""
+
+    def __init__(self, recorder: SweepRecorder, planned: int, objective: Objective,
+                 quiet: bool = False, every_s: float = 30.0) -> None:
+        self.recorder = recorder
+        self.planned = planned
+        self.objective = objective
+        self.metric = objective.metric
+        self.quiet = quiet
+        self.every_s = every_s
+        self._last = time.monotonic()
+
+    def summary(self) -> str:
+        rows = list(self.recorder.rows.values())
+        counts = Counter(r["status"] for r in rows)
+        done = sum(n for s, n in counts.items() if Status(s).terminal)
+        elapsed = self.recorder.now()
+        eta = "?" if not done else _clock(elapsed / done * max(self.planned - done, 0))
+        best = best_trial(pd.DataFrame(rows), self.objective) if rows else None
+        best_text = (f"best {self.metric} {best.score:.4f} (trial {best.number})"
+                     if best else "no score yet")
+        by_status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        return (f"[{_clock(elapsed)}] {done}/{self.planned} trials done ({by_status or 'none'}); "
+                f"{best_text}; ETA {eta}")
+
+    def _print(self, text: str) -> None:
+        print(text, file=sys.stdout, flush=True)
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        if time.monotonic() - self._last >= self.every_s:
+            self._last = time.monotonic()
+            self._print(self.summary())
+
+    def _trial_line(self, trial: Trial) -> None:
+        row = self.recorder.rows.get(trial.trial_id)
+        if row is None or self.quiet:
+            return
+        score = f" {self.metric} {float(row['score']):.4f}" if _finite(row.get("score")) else ""
+        reason = f" ({row['reason']})" if row.get("reason") else ""
+        self._print(f"[{_clock(self.recorder.now())}] trial {row['number']} {row['status']}"
+                    f"{reason} after {row['epochs']} epoch(s){score}{_error_line(row, trial)}")
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
+                          **info: Any) -> None:
+        self._trial_line(trial)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
+                       **info: Any) -> None:
+        self._trial_line(trial)
+
+    def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial,
+                         **info: Any) -> None:
+        """Tune retries a trial whose worker died (a lost node, a killed process): one line,
+        in place of Tune's traceback; the full error stays in the trial's error file."""
+        row = self.recorder.rows.get(trial.trial_id, {})
+        self._print(
+            f"[{_clock(self.recorder.now())}] trial {row.get('number', trial.trial_id)} lost "
+            f"its worker after {row.get('epochs', 0)} epoch(s) ({_last_error(trial)}); "
+            f"retrying from its last checkpoint (failure {trial.run_metadata.num_failures} "
+            f"of at most {trial.max_failures})")
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self._print(self.summary())

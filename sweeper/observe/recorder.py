@@ -1,0 +1,178 @@
+"""Driver-side record of a sweep: ``trials.csv`` and ``history.csv``, written live.
+
+A Tune callback: Tune saves its state with the experiment state, so after a crash and
+``Tuner.restore`` the tables agree with what Tune itself remembers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from ray.tune import Callback, Stopper
+
+from sweeper.pruning.decisions import DecisionLog, final_status
+from sweeper.result import TrialResult
+from sweeper.status import Status
+from sweeper.store.layout import HISTORY_CSV, TRIALS_CSV
+from sweeper.store.tables import PARAM_PREFIX, param_column, write_table
+
+if TYPE_CHECKING:
+    from ray.tune.experiment import Trial
+
+__all__ = ["FailureStopper", "SweepRecorder"]
+
+LEADING_COLUMNS = ["trial_id", "number", "status", "reason", "score", "best_epoch", "epochs"]
+TRAILING_COLUMNS = ["seed", "node_id", "node_ip", "gpu_ids", "pid", "started_s", "ended_s",
+                    "error"]
+
+
+class SweepRecorder(Callback):
+    """Keeps one row per trial and one per (trial, epoch), and writes both as CSV."""
+
+    def __init__(self, folder: Path, decisions: DecisionLog, param_names: list[str],
+                 started_at: float, max_consecutive_failed: int,
+                 flush_every_s: float = 2.0) -> None:
+        self.folder = Path(folder)
+        self.decisions = decisions
+        self.param_names = list(param_names)
+        self.started_at = started_at
+        self.max_consecutive_failed = max_consecutive_failed
+        self.flush_every_s = flush_every_s
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.history: dict[str, dict[str, Any]] = {}  # "trial_id:epoch" -> row
+        self.consecutive_failed = 0
+        self._last_flush = 0.0
+
+    # -- Tune's callback state (saved with the experiment state)
+    def get_state(self) -> dict[str, Any]:
+        return {"rows": self.rows, "history": self.history,
+                "consecutive_failed": self.consecutive_failed}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.rows = state["rows"]
+        self.history = state["history"]
+        self.consecutive_failed = state["consecutive_failed"]
+        self.flush(force=True)
+
+    # -- helpers
+    def now(self) -> float:
+        return round(time.time() - self.started_at, 3)
+
+    @property
+    def too_many_failures(self) -> bool:
+        return self.consecutive_failed >= self.max_consecutive_failed
+
+    def _row(self, trial: Trial) -> dict[str, Any]:
+        row = self.rows.get(trial.trial_id)
+        if row is None:
+            config = trial.config
+            row = {"trial_id": trial.trial_id, "number": config.get("number"),
+                   "status": Status.RUNNING.value, "reason": "", "score": None,
+                   "best_epoch": 0, "epochs": 0, "seed": config.get("seed"),
+                   "started_s": self.now(), "ended_s": None, "error": ""}
+            row.update({param_column(k): v for k, v in config.get("params", {}).items()})
+            self.rows[trial.trial_id] = row
+        return row
+
+    # -- Tune callback hooks
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial,
+                       **info: Any) -> None:
+        row = self._row(trial)
+        row["status"] = Status.RUNNING.value
+        self.flush()
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
+                        result: dict[str, Any], **info: Any) -> None:
+        record = TrialResult.from_tune(result)
+        if record is None:
+            return
+        row = self._row(trial)
+        row["seed"] = record.seed
+        for key, value in asdict(record.placement).items():
+            if value not in (None, ""):
+                row[key] = value
+        if not record.failed:
+            if record.score is not None:
+                row["score"] = record.score
+                row["best_epoch"] = record.best_epoch
+            row["epochs"] = record.epoch
+            entry = {"trial_id": trial.trial_id, "number": row["number"],
+                     "seconds": self.now(), **record.history_row()}
+            # a trial restarted from a checkpoint reports its later epochs again: keep the last
+            self.history[f"{trial.trial_id}:{record.epoch}"] = entry
+            if self.decisions.paused_at(trial.trial_id, record.epoch):
+                row["status"] = Status.PAUSED.value
+        self.flush()
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
+                          **info: Any) -> None:
+        self._finish(trial, trial.last_result, error=False)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
+                       **info: Any) -> None:
+        self._finish(trial, trial.last_result, error=True)
+
+    def _finish(self, trial: Trial, result: dict[str, Any] | None, error: bool) -> None:
+        row = self._row(trial)
+        record = TrialResult.from_tune(result)
+        status, reason = final_status(self.decisions, trial.trial_id, record, error)
+        row["status"], row["reason"] = status.value, reason.value
+        row["ended_s"] = self.now()
+        if status == Status.FAILED:
+            detail = (record.error if record is not None else "") or (
+                str(trial.error_file or "") if error else "")
+            row["error"] = str(detail)[-2000:]
+            self.consecutive_failed += 1
+        else:
+            self.consecutive_failed = 0
+        self.flush(force=True)
+
+    def record_infeasible(self, number: int, params: dict[str, Any], reason: str,
+                          seed: int) -> None:
+        """A configuration the searcher never launched (its architecture cannot exist)."""
+        trial_id = f"infeasible_{number:05d}"
+        row = {"trial_id": trial_id, "number": number, "status": Status.INFEASIBLE.value,
+               "reason": reason, "score": None, "best_epoch": 0, "epochs": 0, "seed": seed,
+               "started_s": self.now(), "ended_s": self.now(), "error": ""}
+        row.update({param_column(k): v for k, v in params.items()})
+        self.rows[trial_id] = row
+        self.flush(force=True)
+
+    # -- files
+    def trials_frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(list(self.rows.values()))
+        if frame.empty:
+            return pd.DataFrame(columns=LEADING_COLUMNS + TRAILING_COLUMNS)
+        params = [param_column(p) for p in self.param_names if param_column(p) in frame]
+        extra = [c for c in frame.columns if c.startswith(PARAM_PREFIX) and c not in params]
+        ordered = [c for c in LEADING_COLUMNS + params + extra + TRAILING_COLUMNS if c in frame]
+        return frame[ordered].sort_values("number", kind="stable").reset_index(drop=True)
+
+    def flush(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_flush < self.flush_every_s:
+            return
+        self._last_flush = now
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_table(self.trials_frame(), self.folder / TRIALS_CSV)
+        write_table(pd.DataFrame(list(self.history.values())), self.folder / HISTORY_CSV)
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self.flush(force=True)
+
+
+class FailureStopper(Stopper):
+    """Ends the sweep after too many failed trials in a row (instead of failing forever)."""
+
+    def __init__(self, recorder: SweepRecorder) -> None:
+        self.recorder = recorder
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return self.recorder.too_many_failures

@@ -1,0 +1,127 @@
+"""A trial as a file that trains again: every parameter fixed, with where it came from.
+
+Parameter values come from the Optuna study (typed as sampled) plus the space's fixed
+values, not from the CSV, so a choice like ``"None"`` or ``true`` survives exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sweeper.config.loaded import LoadedSpec
+from sweeper.config.yamlio import dump
+from sweeper.errors import UserInputError
+from sweeper.objective import Objective
+from sweeper.search.space import config_of
+from sweeper.store.best import best_trial, scored_trials
+from sweeper.store.layout import existing_sweep
+from sweeper.store.meta import SweepMeta
+from sweeper.store.specs import load_spec_for
+from sweeper.store.study import open_study
+from sweeper.store.tables import trials_frame
+from sweeper.version import __version__
+
+__all__ = ["choose_trial", "export", "fixed_document", "trial_params"]
+
+KEPT_SECTIONS = ("data", "model", "objective", "budget", "early_stopping", "resources",
+                 "tracking")
+
+
+def choose_trial(trials: pd.DataFrame, objective: Objective, trial: str | None) -> pd.Series:
+    """The best trial, or the one named by id or number (which must have a score)."""
+    if trial is None:
+        best = best_trial(trials, objective)
+        if best is None:
+            raise UserInputError("no trial of this sweep has a score yet (none completed, "
+                                 "stopped early or was pruned after an epoch): nothing to export")
+        return pd.Series(best.row)
+    scored = scored_trials(trials)
+    match = trials[(trials["trial_id"].astype(str) == trial)
+                   | (trials["number"].astype(str) == trial)]
+    if match.empty:
+        raise UserInputError(f"--trial: no trial {trial!r}; trials are named by id "
+                             f"({', '.join(map(str, trials['trial_id'][:5]))}, ...) or number")
+    row = match.iloc[0]
+    if row["trial_id"] not in set(scored["trial_id"]):
+        raise UserInputError(f"--trial: trial {trial} ended {row['status']} without a score; "
+                             "choose a scored trial")
+    return row
+
+
+def trial_params(loaded: LoadedSpec, folder: Path, number: int) -> dict[str, Any]:
+    """The exact configuration of trial ``number``: Optuna's values plus fixed ones."""
+    sampled = open_study(folder, loaded.spec.name).trials[number].params
+    return config_of(loaded.spec.space, sampled)
+
+
+def fixed_document(loaded: LoadedSpec, params: dict[str, Any], row: pd.Series,
+                   meta: SweepMeta) -> dict[str, Any]:
+    """The exported file's content: the sweep's sections, fixed space, provenance."""
+    raw = loaded.doc.data
+    document: dict[str, Any] = {"name": f"{meta.name}-trial-{int(row['number'])}"}
+    for section in KEPT_SECTIONS:
+        if section in raw:
+            document[section] = dict(raw[section]) if isinstance(raw[section], dict) \
+                else raw[section]
+    data_path = loaded.data_path()
+    if data_path is not None:  # the exported file may live anywhere
+        document["data"]["path"] = str(data_path.resolve())
+    budget = dict(document.get("budget") or {})
+    budget["trials"] = 1
+    document["budget"] = budget
+    document["space"] = params
+    document["provenance"] = {
+        "sweep": meta.name,
+        "trial_id": str(row["trial_id"]),
+        "trial_number": int(row["number"]),
+        "status": str(row["status"]),
+        "objective_metric": loaded.spec.objective.metric,
+        "objective": float(row["score"]),
+        "best_epoch": int(row["best_epoch"]),
+        "epochs": int(row["epochs"]),
+        "training_seed": int(row["seed"]),
+        "data_fingerprint": meta.data_fingerprint,
+        **_test_provenance(meta, str(row["trial_id"])),
+        "versions": _versions(),
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return document
+
+
+def _test_provenance(meta: SweepMeta, trial_id: str) -> dict[str, Any]:
+    """The test split's score, for the trial whose model the sweep scored on it."""
+    test = meta.test_score()
+    if test is None or test.trial_id != trial_id:
+        return {}
+    return {"test_metric": test.metric, "test_score": test.value, "test_images": test.images}
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"sweeper": __version__}
+    for package in ("tensorflow", "keras", "ray", "optuna", "mlflow"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def export(name: str, runs_dir: Path, output: Path, trial: str | None = None) -> dict[str, Any]:
+    """Write the chosen trial as a fixed search-space file; return the document written
+    (its provenance names the trial, whose model ``run.best_model`` copies)."""
+    folder = existing_sweep(runs_dir, name)
+    loaded = load_spec_for(name, runs_dir)
+    meta = SweepMeta.read(folder)
+    row = choose_trial(trials_frame(name, runs_dir), loaded.spec.objective.objective(), trial)
+    params = trial_params(loaded, folder, int(row["number"]))
+    document = fixed_document(loaded, params, row, meta)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(f"# Trial {row['number']} of sweep {name}, every parameter fixed: "
+                      f"`sweeper train {output.name}` trains it again.\n" + dump(document))
+    return document

@@ -1,0 +1,149 @@
+"""``TrialResult``: the only thing a trial reports, once per epoch (and once when it fails).
+
+Ray Tune carries results as flat dicts; ``to_tune`` and ``from_tune`` are the one boundary
+between the two, so schedulers, the searcher, the tables, MLflow and progress read fields,
+never string keys.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sweeper.status import Reason, Status
+
+__all__ = ["OBJECTIVE_KEY", "TIME_KEY", "Placement", "TrialResult"]
+
+OBJECTIVE_KEY = "objective"  # the key Tune's schedulers and checkpoint ranking read
+TIME_KEY = "epoch"  # the schedulers' time attribute
+_METRICS_KEY = "metrics"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a trial ran: Ray node, its address, the GPUs it was given, the process."""
+
+    node_id: str = ""
+    node_ip: str = ""
+    gpu_ids: str = ""
+    pid: int | None = None
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """One epoch of one trial (or its failure), as the trial saw it."""
+
+    number: int
+    seed: int
+    epoch: int
+    status: Status
+    reason: Reason = Reason.NONE
+    objective: float | None = None  # this epoch's value of the objective metric
+    best_objective: float | None = None  # the trial's score: its best epoch's value
+    best_epoch: int = 0
+    metrics: dict[str, float] = field(default_factory=dict)  # what Keras logged this epoch
+    placement: Placement = field(default_factory=Placement)
+    param_count: int | None = None
+    lr: float | None = None  # the optimizer's learning rate in this epoch
+    epoch_seconds: float | None = None
+    optimizer_iterations: int | None = None
+    error: str = ""  # a failure's traceback
+    resumed_from_epoch: int | None = None  # the first report after a restart from a checkpoint
+    resumed_iterations: int | None = None
+    rss_mb: float | None = None  # the worker's resident memory
+    findings: tuple[str, ...] = ()  # room for what a diagnosis of the epoch found
+
+    @property
+    def failed(self) -> bool:
+        return self.status == Status.FAILED
+
+    @property
+    def healthy(self) -> bool:
+        """A result schedulers and Optuna may see: not a failure, a finite objective."""
+        return (not self.failed and self.objective is not None
+                and math.isfinite(self.objective))
+
+    @property
+    def score(self) -> float | None:
+        """The trial's best-epoch value when it is a finite number."""
+        best = self.best_objective
+        return best if best is not None and math.isfinite(best) else None
+
+    def failure(self, reason: Reason, error: str) -> TrialResult:
+        """This trial's failure report, keeping the epochs and the score it reached."""
+        return replace(self, status=Status.FAILED, reason=reason, objective=self.best_objective,
+                       metrics={}, error=error[-4000:], lr=None, epoch_seconds=None,
+                       optimizer_iterations=None, resumed_from_epoch=None,
+                       resumed_iterations=None, rss_mb=None)
+
+    def epoch_metrics(self) -> dict[str, float]:
+        """The numbers plotted per epoch (history.csv's metric columns, MLflow's metrics)."""
+        values: dict[str, Any] = {
+            **self.metrics, OBJECTIVE_KEY: self.objective, "best_objective": self.best_objective,
+            "lr": self.lr, "epoch_seconds": self.epoch_seconds,
+            "optimizer_iterations": self.optimizer_iterations}
+        return {k: float(v) for k, v in values.items()
+                if isinstance(v, int | float) and not isinstance(v, bool)}
+
+    def history_row(self) -> dict[str, Any]:
+        """This epoch's columns of history.csv (after trial_id, number and seconds)."""
+        return {
+            "param_count": self.param_count, **self.metrics, TIME_KEY: self.epoch,
+            OBJECTIVE_KEY: self.objective, "best_objective": self.best_objective,
+            "best_epoch": self.best_epoch, "lr": self.lr, "epoch_seconds": self.epoch_seconds,
+            "optimizer_iterations": self.optimizer_iterations,
+            "resumed_from_epoch": self.resumed_from_epoch,
+            "resumed_iterations": self.resumed_iterations, "rss_mb": self.rss_mb,
+        }
+
+    # -- the Tune boundary
+    def to_tune(self) -> dict[str, Any]:
+        """The flat dict ``tune.report`` takes (Tune adds its own keys beside these)."""
+        return {
+            "node_id": self.placement.node_id, "node_ip": self.placement.node_ip,
+            "gpu_ids": self.placement.gpu_ids, "pid": self.placement.pid,
+            "seed": self.seed, "number": self.number, "param_count": self.param_count,
+            _METRICS_KEY: dict(self.metrics), TIME_KEY: self.epoch,
+            OBJECTIVE_KEY: self.objective, "best_objective": self.best_objective,
+            "best_epoch": self.best_epoch, "status": self.status.value,
+            "reason": self.reason.value, "lr": self.lr, "epoch_seconds": self.epoch_seconds,
+            "optimizer_iterations": self.optimizer_iterations,
+            "resumed_from_epoch": self.resumed_from_epoch,
+            "resumed_iterations": self.resumed_iterations, "rss_mb": self.rss_mb,
+            "error": self.error, "findings": list(self.findings),
+        }
+
+    @classmethod
+    def from_tune(cls, result: dict[str, Any] | None) -> TrialResult | None:
+        """The record inside a Tune result (None for an empty one: a trial that never
+        reported)."""
+        if not result or "status" not in result:
+            return None
+        placement = Placement(str(result.get("node_id") or ""), str(result.get("node_ip") or ""),
+                              str(result.get("gpu_ids") or ""), _int(result.get("pid")))
+        return cls(
+            number=int(result.get("number") or 0), seed=int(result.get("seed") or 0),
+            epoch=int(result.get(TIME_KEY) or 0), status=Status(result["status"]),
+            reason=Reason(result.get("reason") or Reason.NONE),
+            objective=_float(result.get(OBJECTIVE_KEY)),
+            best_objective=_float(result.get("best_objective")),
+            best_epoch=int(result.get("best_epoch") or 0),
+            metrics={k: float(v) for k, v in (result.get(_METRICS_KEY) or {}).items()},
+            placement=placement, param_count=_int(result.get("param_count")),
+            lr=_float(result.get("lr")), epoch_seconds=_float(result.get("epoch_seconds")),
+            optimizer_iterations=_int(result.get("optimizer_iterations")),
+            resumed_from_epoch=_int(result.get("resumed_from_epoch")),
+            resumed_iterations=_int(result.get("resumed_iterations")),
+            rss_mb=_float(result.get("rss_mb")), error=str(result.get("error") or ""),
+            findings=tuple(result.get("findings") or ()))
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None

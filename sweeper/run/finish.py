@@ -1,0 +1,161 @@
+"""The end of a sweep, in order: an interrupt saves state and says how to resume; otherwise
+the best trial's model is exported and scored on the test split, plots are drawn, MLflow
+gets the summary, and sweep.json says how it ended."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sweeper.config.schema import SweepSpec
+from sweeper.data.dataset import Dataset
+from sweeper.errors import Interrupted, SweepFailed
+from sweeper.notify import Notifier
+from sweeper.observe.tracking.events import EventKind
+from sweeper.observe.tracking.tracker import EVENTS_FILE, MlflowTracker
+from sweeper.run.best_model import export_best_model
+from sweeper.run.signals import SignalCatcher
+from sweeper.status import Status, SweepStatus
+from sweeper.store.best import BestTrial, best_trial
+from sweeper.store.layout import BEST_MODEL, HISTORY_CSV, TRIALS_CSV
+from sweeper.store.meta import SweepMeta
+from sweeper.store.study import open_study
+from sweeper.store.tables import read_table
+from sweeper.store.test_score import TestScore
+
+__all__ = ["SweepOutcome", "finish"]
+
+
+@dataclass
+class SweepOutcome:
+    name: str
+    folder: Path
+    trials: pd.DataFrame
+    best: BestTrial | None
+    metric: str
+    test: TestScore | None = None
+
+
+def finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta, signals: SignalCatcher,
+           tracker: MlflowTracker, dataset: Dataset, notifier: Notifier) -> SweepOutcome:
+    """Run the tuner to its end and close the sweep (raises Interrupted or SweepFailed)."""
+    try:
+        tuner.fit()
+    except KeyboardInterrupt:
+        signals.code = signals.code or 130
+    trials = read_table(folder / TRIALS_CSV)
+    if signals.code is not None:
+        _interrupted(trials, spec, folder, meta, tracker, signals.code, notifier)
+    objective = spec.objective.objective()
+    best = best_trial(trials, objective)
+    counts = trials["status"].value_counts().to_dict() if not trials.empty else {}
+    failure = _failure(trials, spec, folder, best)
+    model_path = None
+    test: TestScore | None = None
+    if best is not None:
+        model_path = export_best_model(tuner, best.trial_id, objective, folder / BEST_MODEL)
+    if model_path is not None and best is not None:
+        test = _score_on_test(model_path, dataset, best, spec, notifier)
+    meta.test = test.to_dict() if test is not None else None
+    # sweep.yaml went to MLflow at the start, redacted; never upload the raw file
+    artifacts: list[tuple[str, str | None]] = [
+        (str(folder / TRIALS_CSV), None), (str(folder / HISTORY_CSV), None)]
+    if model_path is not None:
+        artifacts.append((str(model_path), "model"))
+    artifacts += [(str(p), "plots") for p in _plots(spec, folder, trials, notifier)]
+    status = SweepStatus.FAILED if failure else SweepStatus.FINISHED
+    tracker.emit({"kind": EventKind.SWEEP_END, "status": status, "counts": counts,
+                  "artifacts": artifacts, "best_score": best.score if best else None,
+                  "best_number": best.number if best else None,
+                  "best_trial_id": best.trial_id if best else None, "test": meta.test})
+    if meta.register_model and model_path is not None:
+        tracker.emit({"kind": EventKind.REGISTER, "name": meta.register_model,
+                      "artifact_path": f"model/{BEST_MODEL}"})
+    close_tracking(tracker, folder, 120, notifier)
+    meta.status = status
+    meta.write(folder)
+    if failure:
+        raise SweepFailed(failure)
+    return SweepOutcome(spec.name, folder, trials, best, spec.objective.metric, test)
+
+
+def _interrupted(trials: pd.DataFrame, spec: SweepSpec, folder: Path, meta: SweepMeta,
+                 tracker: MlflowTracker, code: int, notifier: Notifier) -> None:
+    open_trials = [] if trials.empty else list(
+        trials.loc[~trials["status"].map(lambda s: Status(s).terminal), "trial_id"])
+    tracker.emit({"kind": EventKind.INTERRUPTED, "open_trials": open_trials})
+    close_tracking(tracker, folder, 30, notifier)
+    meta.status = SweepStatus.INTERRUPTED
+    meta.write(folder)
+    raise Interrupted(
+        f"sweep {spec.name} interrupted; its state is saved. Continue it with: "
+        f"sweeper resume {spec.name}" + _runs_dir_hint(folder), code)
+
+
+def _failure(trials: pd.DataFrame, spec: SweepSpec, folder: Path,
+             best: BestTrial | None) -> str | None:
+    """Why the sweep failed, or None."""
+    limit = spec.failures.max_consecutive_failed
+    failed = trials["status"] == Status.FAILED if not trials.empty else None
+    if failed is not None and failed.any() and _consecutive_failed(trials) >= limit:
+        reasons = trials.loc[failed, "reason"].value_counts().to_dict()
+        return (f"sweep {spec.name} stopped after {limit} failed trials in a row "
+                f"(reasons: {reasons}); see {folder / TRIALS_CSV}")
+    if best is None:
+        return f"sweep {spec.name} ended without a scored trial; see {folder / TRIALS_CSV}"
+    return None
+
+
+def _score_on_test(model_path: Path, dataset: Dataset, best: BestTrial, spec: SweepSpec,
+                   notifier: Notifier) -> TestScore | None:
+    """The exported model's one score on the test split (a failure here is a warning: the
+    sweep and its model are done)."""
+    from sweeper.trial.holdout import score_best_model
+
+    try:
+        return score_best_model(model_path, dataset, best.row, spec.objective.metric)
+    except Exception as exc:  # e.g. a custom layer the driver cannot load
+        notifier.warn(f"the test split could not score {model_path}: "
+                      f"{type(exc).__name__}: {exc}")
+        return None
+
+
+def _plots(spec: SweepSpec, folder: Path, trials: pd.DataFrame,
+           notifier: Notifier) -> list[Path]:
+    """The sweep's PNG plots (a plot that fails must not fail a finished sweep)."""
+    from sweeper.report.plots import make_plots
+
+    try:
+        return make_plots(folder, open_study(folder, spec.name), trials,
+                          read_table(folder / HISTORY_CSV), spec.objective.objective())
+    except Exception as exc:  # plotting is a report, not the sweep
+        notifier.warn(f"plots failed: {type(exc).__name__}: {exc}")
+        return []
+
+
+def close_tracking(tracker: MlflowTracker, folder: Path, timeout: float,
+                   notifier: Notifier) -> None:
+    left = tracker.close(timeout)
+    if left:
+        notifier.warn(f"{left} MLflow update(s) not written yet ({tracker.last_error}); "
+                      f"they are kept in {folder / EVENTS_FILE} and written by "
+                      f"`sweeper resume {folder.name}` once the tracking store is back")
+
+
+def _consecutive_failed(trials: pd.DataFrame) -> int:
+    ended = trials.dropna(subset=["ended_s"]).sort_values("ended_s")
+    count = 0
+    for status in reversed(ended["status"].tolist()):
+        if status != Status.FAILED:
+            break
+        count += 1
+    return count
+
+
+def _runs_dir_hint(folder: Path) -> str:
+    default = (Path(os.environ.get("SWEEPER_RUNS_DIR") or "runs")).resolve()
+    return "" if folder.parent == default else f" --runs-dir {folder.parent}"

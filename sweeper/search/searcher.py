@@ -1,0 +1,205 @@
+"""A thin Ray Tune ``Searcher`` over an Optuna study, driven through ask/tell.
+
+Ray's own OptunaSearch tells Optuna COMPLETE with the last value for scheduler-stopped
+trials, hard-codes a no-op pruner and keeps its trials private. This one tells the truth:
+COMPLETE with the trial's best-epoch score, PRUNED (after reporting every epoch) for
+pruned trials, FAIL for failed ones, and infeasible architectures as constraint violations
+so TPE learns to avoid them. The study lives in a journal file beside the sweep, so a
+crashed driver loses nothing Optuna knew.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+from ray.tune.search import Searcher
+
+from sweeper.config.schema import SweepSpec
+from sweeper.pruning.decisions import DecisionLog, final_status
+from sweeper.pruning.pruners import make_pruner
+from sweeper.result import OBJECTIVE_KEY, TrialResult
+from sweeper.search.samplers import make_sampler, training_seed
+from sweeper.search.space import suggest
+from sweeper.status import Status
+from sweeper.store.study import INFEASIBLE_ATTR
+
+__all__ = ["CONSTRAINT", "OptunaSearcher"]
+
+Feasibility = Callable[[dict[str, Any]], str | None]
+InfeasibleSink = Callable[[int, dict[str, Any], str, int], None]
+CONSTRAINT = "infeasible_architecture"  # Optuna constraint: > 0 means infeasible
+
+
+class OptunaSearcher(Searcher):
+    """Tune searcher on Optuna's ask/tell API; also the bridge Optuna's pruners report through."""
+
+    def __init__(self, spec: SweepSpec, study_path: Path, planned_trials: int, parallel: bool,
+                 decisions: DecisionLog, feasibility: Feasibility | None,
+                 on_infeasible: InfeasibleSink) -> None:
+        super().__init__(metric=OBJECTIVE_KEY, mode=spec.objective.direction)
+        self.objective = spec.objective.objective()
+        self.spec = spec
+        self.study_path = Path(study_path)
+        self.planned_trials = planned_trials
+        self.parallel = parallel
+        self.decisions = decisions
+        self.feasibility = feasibility
+        self.on_infeasible = on_infeasible
+        self.issued = 0  # trials handed to Tune plus infeasible ones: what the budget counts
+        self.live: dict[str, int] = {}  # Tune trial id -> Optuna trial number
+        self.reported: dict[str, int] = {}  # Tune trial id -> last epoch told to Optuna
+        self.last: dict[str, dict[str, Any]] = {}  # Tune trial id -> its last result (Tune's
+        # form, so that it saves as JSON)
+        self._study: optuna.Study | None = None
+        self._trials: dict[int, optuna.trial.Trial] = {}
+
+    # -- pickling: Tune stores the searcher in tuner.pkl; the study is re-opened from disk
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_study"] = None
+        state["_trials"] = {}
+        return state
+
+    @property
+    def study(self) -> optuna.Study:
+        if self._study is None:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            self.study_path.parent.mkdir(parents=True, exist_ok=True)
+            storage = optuna.storages.JournalStorage(JournalFileBackend(str(self.study_path)))
+            existing = 0
+            with contextlib.suppress(KeyError):
+                existing = len(optuna.load_study(study_name=self.spec.name,
+                                                 storage=storage).trials)
+            self._study = optuna.create_study(
+                study_name=self.spec.name, storage=storage, load_if_exists=True,
+                direction=self.objective.optuna_direction,
+                sampler=make_sampler(self.spec, self.parallel,
+                                     self.spec.search.seed + existing),
+                pruner=make_pruner(self.spec))
+        return self._study
+
+    def _trial(self, number: int) -> optuna.trial.Trial:
+        """An Optuna Trial handle for a running trial, also after a driver restart."""
+        if number not in self._trials:
+            frozen = self.study.trials[number]
+            self._trials[number] = optuna.trial.Trial(self.study, frozen._trial_id)
+        return self._trials[number]
+
+    # -- Tune's Searcher API
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any],
+                              **spec: Any) -> bool:
+        return True
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:  # or Searcher.FINISHED
+        while self.issued < self.planned_trials:
+            trial = self.study.ask()
+            self._trials[trial.number] = trial
+            params = suggest(trial, self.spec.space)
+            self.issued += 1
+            seed = training_seed(self.spec.search.seed, trial.number)
+            why = self.feasibility(params) if self.feasibility else None
+            if why:
+                self._tell_infeasible(trial, why)
+                self.on_infeasible(trial.number, params, why, seed)
+                continue
+            trial.set_constraint(CONSTRAINT, 0.0)
+            trial.set_user_attr("tune_trial_id", trial_id)
+            trial.set_user_attr("training_seed", seed)
+            self.live[trial_id] = trial.number
+            return {"params": params, "seed": seed, "number": trial.number}
+        return Searcher.FINISHED  # type: ignore[return-value]
+
+    def _tell_infeasible(self, trial: optuna.trial.Trial, why: str) -> None:
+        trial.set_user_attr(INFEASIBLE_ATTR, why)
+        trial.set_constraint(CONSTRAINT, 1.0)
+        if self.spec.search.algorithm == "tpe":
+            # COMPLETE with a violated constraint: TPE ranks it below every feasible trial.
+            self.study.tell(trial, self.objective.stand_in)
+        else:
+            self.study.tell(trial, state=TrialState.FAIL)  # these samplers cannot use constraints
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        """Nothing to do: the scheduler wrapper reports each epoch through ``report``."""
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None,
+                          error: bool = False) -> None:
+        number = self.live.pop(trial_id, None)
+        if number is None:
+            return
+        # Tune passes no result for a paused trial its scheduler stops: use the last one seen.
+        record = TrialResult.from_tune(result or self.last.get(trial_id))
+        status, _ = final_status(self.decisions, trial_id, record, error)
+        score = record.score if record is not None else None
+        trial = self._trial(number)
+        if status == Status.PRUNED:
+            self.study.tell(trial, state=TrialState.PRUNED)
+        elif status.scored and score is not None:
+            self.study.tell(trial, score)
+        else:
+            self.study.tell(trial, state=TrialState.FAIL)
+        self.reported.pop(trial_id, None)
+        self.last.pop(trial_id, None)
+        self._trials.pop(number, None)
+
+    # -- the bridge the scheduler wrapper and Optuna pruners use
+    def observe(self, trial_id: str, result: TrialResult) -> None:
+        """Every result, before the scheduler decides: kept, and healthy epochs told to Optuna."""
+        self.last[trial_id] = result.to_tune()
+        if result.healthy:
+            assert result.objective is not None
+            self.report(trial_id, result.epoch, result.objective)
+
+    def report(self, trial_id: str, epoch: int, value: float) -> None:
+        number = self.live.get(trial_id)
+        if number is None or self.reported.get(trial_id, 0) >= epoch:
+            return
+        self._trial(number).report(value, epoch)
+        self.reported[trial_id] = epoch
+
+    def should_prune(self, trial_id: str) -> bool:
+        number = self.live.get(trial_id)
+        return number is not None and self._trial(number).should_prune()
+
+    # -- state saved with Tune's experiment state
+    def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
+        """Write the state beside, not inside, the folder Tune syncs to storage.
+
+        Ray's own save_to_dir writes a temporary file inside that folder while a background
+        sync may be copying it; the copy then fails on the renamed file (seen in CI).
+        """
+        target = Path(checkpoint_dir) / self.CKPT_FILE_TMPL.format(session_str)
+        fd, tmp = tempfile.mkstemp(dir=Path(checkpoint_dir).parent, suffix=".tmp")
+        os.close(fd)
+        self.save(tmp)
+        os.replace(tmp, target)
+
+    def save(self, checkpoint_path: str) -> None:
+        state = {"issued": self.issued, "live": self.live, "reported": self.reported,
+                 "last": self.last}
+        Path(checkpoint_path).write_text(json.dumps(state))
+
+    def restore(self, checkpoint_path: str) -> None:
+        state = json.loads(Path(checkpoint_path).read_text())
+        self.issued = int(state["issued"])
+        self.live = {k: int(v) for k, v in state["live"].items()}
+        self.reported = {k: int(v) for k, v in state["reported"].items()}
+        self.last = state.get("last", {})
+        self._fail_orphans()
+
+    def _fail_orphans(self) -> None:
+        """Optuna trials asked after Tune's last saved state never ran: mark them FAIL."""
+        known = set(self.live.values())
+        for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if frozen.number not in known:
+                frozen_trial = optuna.trial.Trial(self.study, frozen._trial_id)
+                frozen_trial.set_user_attr("orphaned", True)
+                self.study.tell(frozen_trial, state=TrialState.FAIL)

@@ -1,0 +1,64 @@
+"""The best trial: defined here once, for status, results, export, the API, progress and
+MLflow alike. A trial counts only with a scored status (completed, stopped early, pruned)
+and a finite score; a failed or infeasible trial is never best, whatever score it kept.
+Ties go to the earlier trial."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from sweeper.objective import Objective
+from sweeper.status import Status
+from sweeper.store.tables import params_of
+
+__all__ = ["BestTrial", "best_trial", "rank_trials", "scored_trials"]
+
+
+@dataclass(frozen=True)
+class BestTrial:
+    """The chosen trial's row of trials.csv (``row``), with the fields every caller
+    reads."""
+
+    trial_id: str
+    number: int
+    score: float
+    best_epoch: int
+    status: Status
+    row: dict[str, Any]
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return params_of(self.row)
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> BestTrial:
+        return cls(str(row["trial_id"]), int(row["number"]), float(row["score"]),
+                   int(row["best_epoch"]), Status(row["status"]), dict(row))
+
+
+def scored_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """The trials that may be best: a scored status and a finite score."""
+    if trials.empty or "score" not in trials:
+        return trials.iloc[0:0]
+    scored = trials["status"].map(lambda s: Status(s).scored)
+    finite = pd.to_numeric(trials["score"], errors="coerce").map(
+        lambda v: isinstance(v, float) and math.isfinite(v))
+    return trials[scored & finite]
+
+
+def rank_trials(trials: pd.DataFrame, objective: Objective) -> pd.DataFrame:
+    """Scored trials, best first (ties: the lower trial number first)."""
+    scored = scored_trials(trials)
+    if scored.empty:
+        return scored
+    ordered = scored.sort_values("number", kind="stable")
+    return ordered.sort_values("score", ascending=objective.ascending, kind="stable")
+
+
+def best_trial(trials: pd.DataFrame, objective: Objective) -> BestTrial | None:
+    ranked = rank_trials(trials, objective)
+    return None if ranked.empty else BestTrial.of(ranked.iloc[0].to_dict())

@@ -1,0 +1,35 @@
+"""A sweep's folder, ``runs/<name>/``: the files in it and how a name finds it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sweeper.errors import UserInputError
+
+__all__ = ["BEST_MODEL", "DECISIONS_FILE", "HISTORY_CSV", "STUDY_FILE", "SWEEP_JSON",
+           "SWEEP_YAML", "TRIALS_CSV", "existing_sweep", "sweep_folder"]
+
+SWEEP_JSON = "sweep.json"  # SweepMeta: what resume needs
+SWEEP_YAML = "sweep.yaml"  # the search-space file as it was at the start
+STUDY_FILE = "optuna.journal"  # the Optuna study
+DECISIONS_FILE = "decisions.jsonl"  # scheduler decisions
+TRIALS_CSV = "trials.csv"
+HISTORY_CSV = "history.csv"
+BEST_MODEL = "best_model.keras"
+
+
+def sweep_folder(runs_dir: Path, name: str) -> Path:
+    folder = (runs_dir / name).resolve()
+    if runs_dir.resolve() not in folder.parents:
+        raise UserInputError(f"the sweep name {name!r} would write outside {runs_dir}")
+    return folder
+
+
+def existing_sweep(runs_dir: Path, name: str) -> Path:
+    """The folder of a sweep that exists, else bad input naming the sweeps there."""
+    folder = sweep_folder(runs_dir, name)
+    if not (folder / SWEEP_JSON).exists():
+        known = sorted(p.parent.name for p in runs_dir.glob(f"*/{SWEEP_JSON}"))
+        raise UserInputError(f"no sweep named {name!r} in {runs_dir}"
+                             + (f"; sweeps there: {', '.join(known)}" if known else ""))
+    return folder

@@ -1,0 +1,61 @@
+"""A sweep's tables, ``trials.csv`` (one row per trial) and ``history.csv`` (one row per
+trial and epoch), read and written the one way: strings kept as written, atomic writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sweeper.store.layout import HISTORY_CSV, TRIALS_CSV, existing_sweep, sweep_folder
+from sweeper.store.meta import SweepMeta
+
+__all__ = ["PARAM_PREFIX", "history_frame", "param_column", "params_of", "read_table",
+           "trials_frame", "write_table"]
+
+PARAM_PREFIX = "param_"  # trials.csv names a parameter's column param_<name>
+
+
+def param_column(name: str) -> str:
+    return f"{PARAM_PREFIX}{name}"
+
+
+def params_of(row: dict[str, Any]) -> dict[str, Any]:
+    """A trials.csv row's parameters by name (empty cells, i.e. inactive ones, left out)."""
+    return {key[len(PARAM_PREFIX):]: value for key, value in row.items()
+            if key.startswith(PARAM_PREFIX) and not _missing(value)}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A table sweeper wrote, with strings kept as written: a choice value such as 'nan',
+    'None' or 'NA' stays a string; only empty cells are missing."""
+    try:
+        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (FileNotFoundError, pd.errors.EmptyDataError):
+        return pd.DataFrame()
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write through a temporary file, so a reader never sees half a table."""
+    tmp = path.with_suffix(".csv.tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def trials_frame(name: str, runs_dir: Path) -> pd.DataFrame:
+    """trials.csv, with the exported model's test score beside its validation score."""
+    folder = existing_sweep(runs_dir, name)
+    trials = read_table(folder / TRIALS_CSV)
+    test = SweepMeta.read(folder).test_score()
+    if test is not None and not trials.empty:
+        trials["test_score"] = trials["trial_id"].astype(str).map({test.trial_id: test.value})
+    return trials
+
+
+def history_frame(name: str, runs_dir: Path) -> pd.DataFrame:
+    return read_table(sweep_folder(runs_dir, name) / HISTORY_CSV)

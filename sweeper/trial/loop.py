@@ -1,0 +1,172 @@
+"""The one training loop: a sweep's trial and ``sweeper train`` both fit through it.
+
+Each epoch becomes a ``TrialResult`` handed to the caller's sink (a Tune report with a
+checkpoint, or ``sweeper train``'s best weights). The rules are the same for both: the
+score is the best epoch's value of the objective, early stopping counts epochs without an
+improvement of more than ``min_delta``, and a non-finite loss ends the run at once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from sweeper.config.schema import SweepSpec
+from sweeper.data.dataset import Dataset
+from sweeper.data.pipeline import pipeline
+from sweeper.models.compile import batch_size
+from sweeper.objective import Objective
+from sweeper.result import TrialResult
+from sweeper.status import Reason, Status
+from sweeper.trial.process import resident_mb
+
+if TYPE_CHECKING:
+    import keras
+
+__all__ = ["EarlyStoppingState", "EpochSink", "LoopSettings", "MissingObjective",
+           "TrialFailure", "classify", "fit"]
+
+EpochSink = Callable[[TrialResult, "keras.Model"], None]
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """What the loop needs of the file: the objective, the epochs, early stopping."""
+
+    objective: Objective
+    max_epochs: int
+    patience: int | None
+    min_delta: float
+
+    @classmethod
+    def of(cls, spec: SweepSpec, max_epochs: int | None = None) -> LoopSettings:
+        return cls(spec.objective.objective(), max_epochs or spec.budget.max_epochs,
+                   spec.early_stopping.patience, spec.early_stopping.min_delta)
+
+
+@dataclass
+class EarlyStoppingState:
+    """Epoch count and patience state; saved in every checkpoint so they survive restarts."""
+
+    epoch: int = 0
+    best: float | None = None
+    best_epoch: int = 0
+    wait: int = 0
+
+    def update(self, value: float, objective: Objective, min_delta: float) -> None:
+        self.epoch += 1
+        if objective.better(value, self.best, min_delta):
+            self.best, self.best_epoch, self.wait = value, self.epoch, 0
+        else:
+            self.wait += 1
+
+
+class TrialFailure(Exception):
+    """A trial-level failure with its reason (the trial ends; the sweep goes on)."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class MissingObjective(TrialFailure):
+    """The model does not log the objective's metric."""
+
+    def __init__(self, metric: str, logged: list[str]) -> None:
+        super().__init__(Reason.ERROR, f"the model does not log objective.metric {metric!r}; "
+                                       f"it logs {', '.join(logged)}")
+        self.metric = metric
+        self.logged = logged
+
+
+def classify(exc: BaseException) -> TrialFailure:
+    """OOM and NaN are reasons of their own; anything else is an error with its traceback."""
+    import tensorflow as tf
+
+    if isinstance(exc, TrialFailure):
+        return exc
+    detail = "".join(traceback.format_exception(exc)).strip()
+    if isinstance(exc, tf.errors.ResourceExhaustedError | MemoryError) or "OOM" in str(exc)[:200]:
+        return TrialFailure(Reason.OOM, detail)
+    return TrialFailure(Reason.ERROR, detail)
+
+
+def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: TrialResult,
+                    sink: EpochSink, resumed_from: int | None) -> Any:
+    import keras
+
+    class EpochLoop(keras.callbacks.Callback):
+        """Turns every epoch into a TrialResult for the sink; applies early stopping."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.started = time.monotonic()
+            self.first = True
+            self.start_iterations = 0
+            self.epoch = 0
+
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+            # after a restore: the optimizer's step count as loaded from the checkpoint
+            self.start_iterations = int(self.model.optimizer.iterations.numpy())
+
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self.started = time.monotonic()
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                # stop at once: a NaN never reaches an epoch report, the scheduler or a score
+                raise TrialFailure(Reason.NAN_LOSS, f"loss became {float(loss)} at batch "
+                                   f"{batch + 1} of epoch {self.epoch + 1}")
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            if not all(math.isfinite(v) for v in logs.values()):
+                self.model.stop_training = True
+                raise TrialFailure(Reason.NAN_LOSS, f"non-finite metrics at epoch {epoch + 1}: "
+                                   f"{logs}")
+            metric = settings.objective.metric
+            if metric not in logs:
+                raise MissingObjective(metric, list(logs))
+            value = logs[metric]
+            state.update(value, settings.objective, settings.min_delta)
+            status = Status.RUNNING
+            if state.epoch >= settings.max_epochs:
+                status = Status.COMPLETED
+            elif settings.patience is not None and state.wait >= settings.patience:
+                status = Status.STOPPED_EARLY
+                self.model.stop_training = True
+            optimizer = self.model.optimizer
+            result = replace(
+                base, epoch=state.epoch, status=status, objective=value,
+                best_objective=state.best, best_epoch=state.best_epoch, metrics=logs,
+                lr=float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
+                epoch_seconds=round(time.monotonic() - self.started, 4),
+                optimizer_iterations=int(optimizer.iterations.numpy()),
+                resumed_from_epoch=resumed_from if self.first else None,
+                resumed_iterations=self.start_iterations if self.first else None,
+                rss_mb=resident_mb())
+            self.first = False
+            sink(result, self.model)
+
+    return EpochLoop()
+
+
+def fit(model: keras.Model, data: Dataset, params: dict[str, Any], seed: int,
+        settings: LoopSettings, state: EarlyStoppingState, base: TrialResult, sink: EpochSink,
+        resumed_from: int | None = None, verbose: int = 0) -> None:
+    """Train from ``state.epoch`` to at most ``settings.max_epochs``, one sink call per epoch.
+
+    Raises TrialFailure (NaN, a missing objective metric); other errors propagate."""
+    size = batch_size(params)
+    model.fit(
+        pipeline(data.x_train, data.y_train, size, training=True, seed=seed + state.epoch),
+        validation_data=pipeline(data.x_val, data.y_val, size, training=False, seed=seed),
+        epochs=settings.max_epochs, initial_epoch=state.epoch, shuffle=False,  # the pipeline
+        verbose=verbose, callbacks=[_epoch_callback(settings, state, base, sink, resumed_from)])

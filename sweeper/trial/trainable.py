@@ -1,0 +1,115 @@
+"""One trial inside a Ray worker: the Tune trainable around the training loop.
+
+A trial ends on its own as completed, stopped_early or failed (oom, nan_loss, error); only
+infrastructure failures (a dead worker or node) escape to Tune, which retries them from the
+last checkpoint. TensorFlow stays imported in the worker across trials (actor reuse).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from sweeper.data.dataset import Dataset, WorkerLoadedData
+from sweeper.models.inputs import InputInfo
+from sweeper.models.kinds import ModelKind
+from sweeper.result import TrialResult
+from sweeper.status import Status
+from sweeper.trial.checkpoint import read_checkpoint, write_checkpoint
+from sweeper.trial.loop import EarlyStoppingState, LoopSettings, TrialFailure, classify, fit
+from sweeper.trial.process import configure_process, placement
+
+__all__ = ["TrialPayload", "TrialSettings", "input_info", "run_trial"]
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """What every trial of a sweep shares."""
+
+    kind: ModelKind
+    loop: LoopSettings
+    cpus_per_trial: float
+    gpus_per_trial: float
+    horizontal_flip: bool
+
+
+@dataclass
+class TrialPayload:
+    """Shipped once through Ray's object store and shared by every trial."""
+
+    settings: TrialSettings
+    dataset: Dataset | WorkerLoadedData
+
+    def data(self) -> Dataset:
+        if isinstance(self.dataset, WorkerLoadedData):
+            return self.dataset.load()
+        return self.dataset
+
+
+def input_info(data: Dataset, horizontal_flip: bool) -> InputInfo:
+    """What a model kind is told about the data (the training split's statistics included)."""
+    mean, variance = data.channel_stats()
+    return InputInfo(data.image_size, data.channels, data.num_classes, mean, variance,
+                     horizontal_flip)
+
+
+def _reporter(state: EarlyStoppingState) -> Any:
+    """The loop's sink in a trial: each epoch to Tune, with the checkpoint it may resume
+    from (the loop keeps ``state`` in step with the results)."""
+    from ray import tune
+
+    def report(result: TrialResult, model: Any) -> None:
+        with tempfile.TemporaryDirectory(prefix="sweeper-ckpt-") as folder:
+            write_checkpoint(Path(folder), model, state)
+            tune.report(result.to_tune(), checkpoint=tune.Checkpoint.from_directory(folder))
+
+    return report
+
+
+def run_trial(config: dict[str, Any], payload: TrialPayload) -> None:
+    """The Tune trainable. ``config`` = {"params": sampled values, "seed": int, "number": int}."""
+    settings = payload.settings
+    configure_process(settings.cpus_per_trial, settings.gpus_per_trial)
+    import keras
+    from ray import tune
+
+    keras.backend.clear_session()  # free the previous trial's graph in a reused worker
+    params: dict[str, Any] = dict(config["params"])
+    seed, number = int(config["seed"]), int(config["number"])
+    base = TrialResult(number=number, seed=seed, epoch=0, status=Status.RUNNING,
+                       placement=placement())
+    state = EarlyStoppingState()
+    resumed_from: int | None = None
+    try:
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is not None:
+            with checkpoint.as_directory() as folder:
+                model, state = read_checkpoint(Path(folder))
+            resumed_from = state.epoch
+            keras.utils.set_random_seed(seed + state.epoch)
+        else:
+            keras.utils.set_random_seed(seed)
+            model = settings.kind.build(params, input_info(payload.data(),
+                                                           settings.horizontal_flip))
+        base = replace(base, param_count=int(model.count_params()), epoch=state.epoch,
+                       best_objective=state.best, best_epoch=state.best_epoch)
+        if state.epoch >= settings.loop.max_epochs:
+            return
+        fit(model, payload.data(), params, seed, settings.loop, state, base, _reporter(state),
+            resumed_from)
+    except TrialFailure as failure:
+        _report_failure(base, state, failure)
+    except Exception as exc:  # every trial-level error ends the trial, not the sweep
+        _report_failure(base, state, classify(exc))
+
+
+def _report_failure(base: TrialResult, state: EarlyStoppingState,
+                    failure: TrialFailure) -> None:
+    from ray import tune
+
+    # objective: the best so far, never NaN (the scheduler wrapper drops failed results)
+    reached = replace(base, epoch=state.epoch, best_objective=state.best,
+                      best_epoch=state.best_epoch)
+    tune.report(reached.failure(failure.reason, failure.detail).to_tune())
