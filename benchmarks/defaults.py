@@ -33,7 +33,7 @@ from report import write_section
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sweeper import spec as spec_module  # noqa: E402
+from sweeper import config as spec_module  # noqa: E402
 from sweeper.data.dataset import Dataset, load_dataset  # noqa: E402
 from tests.images import write_colour_shapes  # noqa: E402
 from tests.reference import (  # noqa: E402
@@ -98,7 +98,7 @@ def colour_table(folder: Path, size: int, per_class: int) -> pd.DataFrame:
 
 def png_digits(folder: Path) -> dict[str, Any]:
     """`sweeper train` on a folder with every default, then raw held-out PNG files."""
-    from sweeper.run.train import train as train_fixed
+    from sweeper.driver.train import train as train_fixed
 
     spec, held_out = digits_folder_case(folder)
     result = train_fixed(spec_module.load(spec), epochs=None, output=folder / "digits.keras",

@@ -25,9 +25,9 @@ from report import write_section
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sweeper import spec as spec_module  # noqa: E402
+from sweeper import config as spec_module  # noqa: E402
 from sweeper.config import Overrides  # noqa: E402
-from sweeper.run.engine import run_sweep  # noqa: E402
+from sweeper.driver.engine import run_sweep  # noqa: E402
 from tests.images import write_colour_shapes  # noqa: E402
 
 SPACE = """\

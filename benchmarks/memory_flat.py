@@ -18,7 +18,7 @@ from report import write_section
 
 from sweeper import config as spec_module
 from sweeper.config import Overrides
-from sweeper.run.engine import run_sweep
+from sweeper.driver.engine import run_sweep
 from sweeper.store.tables import read_table
 
 SPACE = """\

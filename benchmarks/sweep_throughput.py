@@ -51,7 +51,7 @@ def run_sweeper(folder: Path, trials: int, epochs: int, reuse: bool,
                 target: float) -> dict[str, Any]:
     from sweeper import config as spec_module
     from sweeper.config import Overrides
-    from sweeper.run.engine import run_sweep
+    from sweeper.driver.engine import run_sweep
 
     name = f"bench-reuse-{'on' if reuse else 'off'}"
     path = folder / f"{name}.yaml"

@@ -53,7 +53,8 @@ class Sweep:
         self.loaded = load_spec_for(name, self.runs_dir)
 
     def __repr__(self) -> str:
-        return f"Sweep({self.name!r}, status={self.meta.status!r}, trials={len(self.trials)})"
+        return (f"Sweep({self.name!r}, status={self.meta.status.value!r}, "
+                f"trials={len(self.trials)})")
 
     @property
     def trials(self) -> pd.DataFrame:
@@ -87,7 +88,7 @@ class Sweep:
         output = Path(path)
         document = export(self.name, self.runs_dir, output, trial)
         if model is not None:
-            from sweeper.run.best_model import copy_trial_model
+            from sweeper.driver.best_model import copy_trial_model
 
             copy_trial_model(self.folder, self.meta, self.loaded.spec.objective.objective(),
                              document["provenance"]["trial_id"], Path(model))
@@ -115,7 +116,7 @@ def run(path_or_spec: str | Path | dict[str, Any], runs_dir: str | Path | None =
     gpus_per_trial, cpus_per_trial, seed, storage, tracking_uri. Notes go to ``notifier``
     (default: the ``sweeper`` logger).
     """
-    from sweeper.run.engine import run_sweep
+    from sweeper.driver.engine import run_sweep
 
     folder = _runs_dir(runs_dir)
     if isinstance(path_or_spec, dict):

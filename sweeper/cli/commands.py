@@ -18,7 +18,7 @@ __all__ = ["cmd_compare", "cmd_export", "cmd_results", "cmd_resume", "cmd_run", 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from sweeper.api import load_spec
-    from sweeper.run.train import require_fixed, train, train_seeds
+    from sweeper.driver.train import require_fixed, train, train_seeds
 
     loaded = load_spec(args.file)
     require_fixed(loaded)
@@ -61,7 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from sweeper.api import load_spec
     from sweeper.config.overrides import Overrides
-    from sweeper.run.engine import run_sweep
+    from sweeper.driver.engine import run_sweep
 
     loaded = load_spec(args.file)
     for warning in loaded.warnings:
@@ -80,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from sweeper.run.engine import resume_sweep
+    from sweeper.driver.engine import resume_sweep
 
     folder = runs_dir(args.runs_dir)
     outcome = resume_sweep(args.name, folder, args.address, quiet=args.quiet,
@@ -135,7 +135,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     document = export(args.name, folder, output, args.trial)
     provenance = document["provenance"]
     if args.model:
-        from sweeper.run.best_model import copy_trial_model
+        from sweeper.driver.best_model import copy_trial_model
         from sweeper.store.layout import existing_sweep
         from sweeper.store.meta import SweepMeta
         from sweeper.store.specs import load_spec_for

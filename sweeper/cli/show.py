@@ -9,7 +9,7 @@ from sweeper.cli.args import runs_dir
 from sweeper.store.layout import HISTORY_CSV, TRIALS_CSV
 
 if TYPE_CHECKING:
-    from sweeper.run.finish import SweepOutcome
+    from sweeper.driver.finish import SweepOutcome
 
 __all__ = ["PrintNotifier", "print_outcome"]
 
@@ -25,8 +25,8 @@ class PrintNotifier:
 
 
 def print_outcome(outcome: SweepOutcome, folder: Path) -> None:
+    from sweeper.driver.wiring import tracking_config
     from sweeper.observe.tracking.config import redact
-    from sweeper.run.wiring import tracking_config
     from sweeper.store.specs import load_spec_for
 
     best = outcome.best

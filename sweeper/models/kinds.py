@@ -62,7 +62,8 @@ def _format_problem(loaded: LoadedSpec) -> Problem | None:
 
 
 def resolve_kind(loaded: LoadedSpec) -> ModelKind:
-    """The file's model kind, ready to build (a builder's import problems are located)."""
+    """The file's model kind, ready to build, its parameters checked (problems located,
+    also for a spec loaded without ``check_spec``)."""
     problem = _format_problem(loaded)
     if problem is not None:
         raise SpecError([problem])
@@ -75,7 +76,11 @@ def resolve_kind(loaded: LoadedSpec) -> ModelKind:
             from sweeper.models.custom import CustomKind
 
             _resolved[key] = CustomKind.resolve(loaded)
-    return _resolved[key]
+    kind = _resolved[key]
+    problems = kind.check(loaded)
+    if problems:
+        raise SpecError(problems)
+    return kind
 
 
 def check_spec(loaded: LoadedSpec) -> list[Problem]:

@@ -9,11 +9,11 @@ import pytest
 
 from sweeper import config as spec_module
 from sweeper.config import Overrides
+from sweeper.driver.cluster import NodeResources, check_resources
 from sweeper.errors import UserInputError
 from sweeper.objective import Objective
 from sweeper.pruning.decisions import DecisionEntry, DecisionLog, final_status
 from sweeper.result import TrialResult
-from sweeper.run.cluster import NodeResources, check_resources
 from sweeper.status import Decision, Reason, Status
 from sweeper.store.layout import sweep_folder
 from sweeper.trial.process import gpu_memory_limit_mb
@@ -114,7 +114,7 @@ def test_searcher_state_is_written_without_a_temporary_file_in_the_synced_folder
 def test_only_tunes_harmless_sync_race_is_silenced() -> None:
     import logging
 
-    from sweeper.run.signals import SyncRaceFilter as _SyncRaceFilter
+    from sweeper.driver.signals import SyncRaceFilter as _SyncRaceFilter
 
     def record(error: BaseException) -> logging.LogRecord:
         return logging.LogRecord("ray.tune.execution.experiment_state", logging.ERROR, "f", 1,
@@ -162,7 +162,7 @@ def test_a_ray_start_cluster_on_this_machine_is_joined_only_if_it_answers(
     from unittest import mock
 
     from sweeper.cli.show import PrintNotifier
-    from sweeper.run.cluster import _started_on_this_machine
+    from sweeper.driver.cluster import _started_on_this_machine
 
     with socket.socket() as live:
         live.bind(("127.0.0.1", 0))
@@ -176,3 +176,20 @@ def test_a_ray_start_cluster_on_this_machine_is_joined_only_if_it_answers(
     assert "does not answer" in capsys.readouterr().out
     with mock.patch("ray._private.services.find_bootstrap_address", return_value=None):
         assert _started_on_this_machine(PrintNotifier()) is None
+
+
+def test_tune_state_of_an_older_layout_is_bad_input_not_a_traceback() -> None:
+    from sweeper.driver.tune_state import readable_tune_state
+
+    def unpickle_old() -> None:
+        try:
+            raise ModuleNotFoundError("No module named 'sweeper.searcher'",
+                                      name="sweeper.searcher")
+        except ModuleNotFoundError as exc:
+            raise RuntimeError("could not restore the tuner") from exc
+
+    expected = r"cannot resume it: sweep 'old' was started by an older version .*'sweeper.searcher'"
+    with pytest.raises(UserInputError, match=expected), readable_tune_state("old", "resume it"):
+        unpickle_old()
+    with pytest.raises(ModuleNotFoundError), readable_tune_state("old", "resume it"):
+        raise ModuleNotFoundError("No module named 'numpyy'", name="numpyy")

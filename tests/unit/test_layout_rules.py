@@ -65,8 +65,33 @@ def test_a_trial_imports_tensorflow_only_when_it_trains() -> None:
     import subprocess
     import sys
 
-    probe = ("import sys, sweeper.trial.trainable, sweeper.run.engine, sweeper.run.train; "
+    probe = ("import sys, sweeper.trial.trainable, sweeper.driver.engine, sweeper.driver.train; "
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'}))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=120, check=True)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_no_folder_or_module_shadows_the_python_api() -> None:
+    """Importing sweeper.<name> sets the attribute sweeper.<name>: a folder named like an API
+    function would replace sweeper.run (or load, compare) with a module."""
+    import sweeper
+
+    children = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
+                if p.suffix == ".py" or (p / "__init__.py").exists()}
+    assert not children & set(sweeper.__all__), children & set(sweeper.__all__)
+
+
+def test_every_benchmark_script_imports() -> None:
+    """Benchmarks run rarely, so a moved module would break them unseen."""
+    import subprocess
+    import sys
+
+    root = PACKAGE.parent
+    for script in sorted((root / "benchmarks").glob("*.py")):
+        probe = ("import importlib.util, sys; sys.path[:0] = ['benchmarks', '.']; "
+                 f"spec = importlib.util.spec_from_file_location('bench', {str(script)!r}); "
+                 "spec.loader.exec_module(importlib.util.module_from_spec(spec))")
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                timeout=120, cwd=root)
+        assert result.returncode == 0, f"{script.name}: {result.stderr[-800:]}"

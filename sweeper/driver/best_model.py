@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from sweeper.driver.tune_state import readable_tune_state
 from sweeper.errors import UserInputError
 from sweeper.objective import Objective
 from sweeper.result import OBJECTIVE_KEY
@@ -43,7 +44,8 @@ def copy_trial_model(folder: Path, meta: SweepMeta, objective: Objective, trial_
     # sweeper keeps its own tables, so Tune's per-trial result.json files are not written;
     # the checkpoints are found from the experiment state all the same.
     logging.getLogger("ray.tune").setLevel(logging.ERROR)
-    analysis = ExperimentAnalysis(meta.experiment_path)
+    with readable_tune_state(meta.name, "copy the model of one of its trials"):
+        analysis = ExperimentAnalysis(meta.experiment_path)
     for tune_trial in analysis.trials:
         if tune_trial.trial_id != trial_id:
             continue

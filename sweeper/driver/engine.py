@@ -16,6 +16,11 @@ from sweeper.config.load import loads
 from sweeper.config.loaded import LoadedSpec
 from sweeper.config.overrides import Overrides
 from sweeper.config.schema import SweepSpec
+from sweeper.driver import wiring
+from sweeper.driver.cluster import check_resources, connect, nodes
+from sweeper.driver.finish import SweepOutcome, finish
+from sweeper.driver.signals import SignalCatcher, quiet_tune
+from sweeper.driver.tune_state import readable_tune_state
 from sweeper.errors import UserInputError
 from sweeper.models.kinds import resolve_kind
 from sweeper.notify import LogNotifier, Notifier
@@ -24,10 +29,6 @@ from sweeper.observe.tracking.config import check_reachable
 from sweeper.observe.tracking.events import EventKind
 from sweeper.observe.tracking.tracker import MlflowTracker
 from sweeper.result import OBJECTIVE_KEY
-from sweeper.run import wiring
-from sweeper.run.cluster import check_resources, connect, nodes
-from sweeper.run.finish import SweepOutcome, finish
-from sweeper.run.signals import SignalCatcher, quiet_tune
 from sweeper.search.space import planned_trials
 from sweeper.status import SweepStatus
 from sweeper.store.layout import SWEEP_JSON, SWEEP_YAML, existing_sweep, sweep_folder
@@ -128,9 +129,10 @@ def resume_sweep(name: str, runs_dir: Path, address: str | None, quiet: bool = F
             "sweep with `sweeper run FILE --name NEW`")
     wiring.tune_concurrency(spec, notifier)
     with connect(address or meta.address, notifier), SignalCatcher() as signals:
-        tuner = tune.Tuner.restore(
-            meta.experiment_path, trainable=wiring.trainable(loaded, spec, kind, dataset),
-            resume_unfinished=True, resume_errored=True, restart_errored=False)
+        with readable_tune_state(name, "resume it"):
+            tuner = tune.Tuner.restore(
+                meta.experiment_path, trainable=wiring.trainable(loaded, spec, kind, dataset),
+                resume_unfinished=True, resume_errored=True, restart_errored=False)
         callbacks = _restored_callbacks(tuner)
         for callback in callbacks:
             if isinstance(callback, ProgressPrinter):

@@ -95,7 +95,7 @@ def tune_concurrency(spec: SweepSpec, notifier: Notifier) -> int | None:
 
 def slots(spec: SweepSpec) -> int:
     """Trials the cluster can hold at once."""
-    from sweeper.run.cluster import nodes
+    from sweeper.driver.cluster import nodes
 
     cpt, gpt = spec.resources.cpus_per_trial, spec.resources.gpus_per_trial
     total = 0
@@ -109,7 +109,7 @@ def slots(spec: SweepSpec) -> int:
 
 def storage(spec: SweepSpec, folder: Path) -> tuple[str, str]:
     """(storage_path, experiment name) for Tune; a multi-node cluster needs shared storage."""
-    from sweeper.run.cluster import is_multi_node
+    from sweeper.driver.cluster import is_multi_node
 
     if spec.storage:
         return spec.storage, spec.name

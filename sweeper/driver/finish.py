@@ -13,12 +13,12 @@ import pandas as pd
 
 from sweeper.config.schema import SweepSpec
 from sweeper.data.dataset import Dataset
+from sweeper.driver.best_model import export_best_model
+from sweeper.driver.signals import SignalCatcher
 from sweeper.errors import Interrupted, SweepFailed
 from sweeper.notify import Notifier
 from sweeper.observe.tracking.events import EventKind
 from sweeper.observe.tracking.tracker import EVENTS_FILE, MlflowTracker
-from sweeper.run.best_model import export_best_model
-from sweeper.run.signals import SignalCatcher
 from sweeper.status import Status, SweepStatus
 from sweeper.store.best import BestTrial, best_trial
 from sweeper.store.layout import BEST_MODEL, HISTORY_CSV, TRIALS_CSV
