@@ -6,8 +6,6 @@ direction, plots) asks an ``Objective``; a later multi-objective sweep holds a l
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -44,11 +42,6 @@ class Objective:
         return "maximize" if self.maximize else "minimize"
 
     @property
-    def worst(self) -> float:
-        """A value below (above, for min) every real score."""
-        return -math.inf if self.maximize else math.inf
-
-    @property
     def stand_in(self) -> float:
         """A finite worst value, for samplers that need a number."""
         return -_STAND_IN if self.maximize else _STAND_IN
@@ -58,24 +51,6 @@ class Objective:
         if than is None:
             return True
         return value > than + min_delta if self.maximize else value < than - min_delta
-
-    def best_index(self, values: Iterable[float]) -> int:
-        """Index of the best value (the first of equals)."""
-        best: int | None = None
-        best_value: float | None = None
-        for index, value in enumerate(values):
-            if best_value is None or self.better(value, best_value):
-                best, best_value = index, value
-        if best is None:
-            raise ValueError("no values to choose from")
-        return best
-
-    def running_best(self, values: list[float]) -> list[float]:
-        """The best value so far at each position (for 'best so far' curves)."""
-        out: list[float] = []
-        for value in values:
-            out.append(value if not out or self.better(value, out[-1]) else out[-1])
-        return out
 
     @property
     def ascending(self) -> bool:

@@ -57,7 +57,8 @@ def optimization_history(history: pd.DataFrame, objective: Objective, path: Path
         return _save(fig, path)
     ordered = history.sort_values("seconds")
     ax.scatter(ordered["seconds"], ordered["objective"], s=10, alpha=0.4, label="epochs")
-    best = objective.running_best([float(v) for v in ordered["objective"]])
+    values = ordered["objective"]
+    best = values.cummax() if objective.maximize else values.cummin()
     ax.step(ordered["seconds"], best, where="post", color="tab:red", label="best so far")
     ax.set(xlabel="seconds since the sweep started", ylabel=objective.metric,
            title="Optimisation history")

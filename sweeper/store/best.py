@@ -5,10 +5,10 @@ Ties go to the earlier trial."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sweeper.objective import Objective
@@ -44,19 +44,15 @@ def scored_trials(trials: pd.DataFrame) -> pd.DataFrame:
     """The trials that may be best: a scored status and a finite score."""
     if trials.empty or "score" not in trials:
         return trials.iloc[0:0]
-    scored = trials["status"].map(lambda s: Status(s).scored)
-    finite = pd.to_numeric(trials["score"], errors="coerce").map(
-        lambda v: isinstance(v, float) and math.isfinite(v))
+    scored = trials["status"].isin([status.value for status in Status if status.scored])
+    finite = np.isfinite(pd.to_numeric(trials["score"], errors="coerce"))
     return trials[scored & finite]
 
 
 def rank_trials(trials: pd.DataFrame, objective: Objective) -> pd.DataFrame:
     """Scored trials, best first (ties: the lower trial number first)."""
-    scored = scored_trials(trials)
-    if scored.empty:
-        return scored
-    ordered = scored.sort_values("number", kind="stable")
-    return ordered.sort_values("score", ascending=objective.ascending, kind="stable")
+    return scored_trials(trials).sort_values(["score", "number"],
+                                             ascending=[objective.ascending, True])
 
 
 def best_trial(trials: pd.DataFrame, objective: Objective) -> BestTrial | None:
