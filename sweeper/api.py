@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from sweeper.config.load import load as load_file
+from sweeper.config.load import loads
 from sweeper.config.loaded import LoadedSpec
 from sweeper.config.overrides import Overrides
 from sweeper.config.yamlio import dump
@@ -117,18 +118,23 @@ def run(path_or_spec: str | Path | dict[str, Any], runs_dir: str | Path | None =
     (default: the ``sweeper`` logger).
     """
     from sweeper.driver.engine import run_sweep
+    from sweeper.models.kinds import check_spec
 
     folder = _runs_dir(runs_dir)
-    if isinstance(path_or_spec, dict):
-        name = str(path_or_spec.get("name") or overrides.get("name") or "sweep")
-        handle, tmp = tempfile.mkstemp(prefix=f"{name}-", suffix=".yaml")
-        os.close(handle)
-        path = Path(tmp)
+    if not isinstance(path_or_spec, dict):
+        outcome = run_sweep(load_spec(path_or_spec), Overrides(**overrides), folder, address,
+                            quiet=quiet, notifier=notifier)
+        return Sweep(outcome.name, folder)
+    name = str(path_or_spec.get("name") or overrides.get("name") or "sweep")
+    # the sweep reads its file's text once; relative paths (data.path, a builder) are the
+    # current directory's, as a notebook's user means them, and the file goes afterwards
+    with tempfile.TemporaryDirectory(prefix="sweeper-") as tmp:
+        path = Path(tmp) / f"{name}.yaml"
         path.write_text(dump({"name": name, **path_or_spec}))
-    else:
-        path = Path(path_or_spec)
-    outcome = run_sweep(load_spec(path), Overrides(**overrides), folder, address, quiet=quiet,
-                        notifier=notifier)
+        loaded = loads(path.read_text(), file=str(path), base_dir=Path.cwd().resolve(),
+                       checks=(check_spec,))
+        outcome = run_sweep(loaded, Overrides(**overrides), folder, address, quiet=quiet,
+                            notifier=notifier)
     return Sweep(outcome.name, folder)
 
 

@@ -17,7 +17,7 @@ class Status(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"
     COMPLETED = "completed"  # ran its max_epochs
-    PRUNED = "pruned"  # stopped by the scheduler or pruner (or the sweep's time limit)
+    PRUNED = "pruned"  # stopped by the scheduler or pruner, or when the sweep ended
     STOPPED_EARLY = "stopped_early"  # its own early stopping ended it
     FAILED = "failed"  # oom, nan_loss, error (reason says which)
     INFEASIBLE = "infeasible"  # never launched: the architecture cannot exist
@@ -41,7 +41,9 @@ class Reason(StrEnum):
     ERROR = "error"
     WORKER_DIED = "worker_died"
     SCHEDULER = "scheduler"
-    TIME_LIMIT = "time_limit"
+    TIME_LIMIT = "time_limit"  # the sweep's time limit ended it
+    SWEEP_STOPPED = "sweep_stopped"  # the sweep stopped (too many failures in a row, a stop)
+    NOT_PLACED = "not_placed"  # Tune could not start it on a worker
     INTERRUPTED = "interrupted"
 
 
@@ -60,6 +62,7 @@ class Decision(StrEnum):
     PRUNED = "pruned"
     PAUSED = "paused"
     RESUMED = "resumed"
+    ENDED = "ended"  # ended by the sweep, not by its scheduler: the entry's reason says why
 
 
 class TrackedStatus(StrEnum):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-VENV_BIN = Path(sys.executable).parent
-RAY = str(VENV_BIN / "ray") if (VENV_BIN / "ray").exists() else shutil.which("ray") or "ray"
+from tests.ray_nodes import RAY, RayNode, wait_for_nodes
+
 TOKEN_FILE = Path.home() / ".ray" / "auth_token"
 
 
@@ -34,19 +32,18 @@ def ray_token() -> str:
 
 
 @pytest.fixture(scope="session")
-def ray_head(ray_token: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Ray head started with `ray start` and token auth: 2 CPUs, 4 logical GPUs."""
+def ray_head(ray_token: str) -> Iterator[str]:
+    """A Ray head started with `ray start` and token auth: 2 CPUs, 4 logical GPUs. Stopped
+    alone at the end: any other Ray on the machine (a user's own cluster) keeps running."""
     port = free_port()
-    env = {**os.environ, "RAY_AUTH_MODE": "token"}
-    subprocess.run(
-        [RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
-         "--num-cpus=2", "--num-gpus=4", "--include-dashboard=false",
-         "--disable-usage-stats"],
-        check=True, capture_output=True, env=env, timeout=180)
+    address = f"127.0.0.1:{port}"
+    head = RayNode("--head", f"--port={port}", f"--ray-client-server-port={free_port()}",
+                   "--num-cpus=2", "--num-gpus=4", "--include-dashboard=false")
     try:
-        yield f"127.0.0.1:{port}"
+        wait_for_nodes(address, 1)
+        yield address
     finally:
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, env=env, timeout=120)
+        head.stop()
 
 
 def sweeper(*args: str, env: dict[str, str] | None = None, timeout: float = 600,

@@ -7,10 +7,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sweeper.cli.args import check_writable, runs_dir
 from sweeper.cli.show import PrintNotifier, print_outcome
-from sweeper.errors import UserInputError
+from sweeper.errors import SweeperError, UserInputError
+
+if TYPE_CHECKING:
+    from sweeper.observe.tracking.config import TrackingConfig
 
 __all__ = ["cmd_compare", "cmd_export", "cmd_results", "cmd_resume", "cmd_run", "cmd_status",
            "cmd_train", "cmd_ui"]
@@ -18,8 +22,10 @@ __all__ = ["cmd_compare", "cmd_export", "cmd_results", "cmd_resume", "cmd_run", 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from sweeper.api import load_spec
-    from sweeper.driver.train import require_fixed, train, train_seeds
+    from sweeper.driver.train import check_output, require_fixed, train, train_seeds
 
+    if args.output:
+        check_output(Path(args.output))
     loaded = load_spec(args.file)
     require_fixed(loaded)
     for warning in loaded.warnings:
@@ -89,10 +95,23 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_name(name: str) -> str:
+    """A name given to read a sweep: one a sweep can have (else no path is even tried)."""
+    import re
+
+    from sweeper.config.schema import NAME_PATTERN
+
+    if not re.fullmatch(NAME_PATTERN, name):
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise UserInputError(f"no sweep can be named {shown!r}: sweep names are letters, "
+                             "digits, '.', '_' or '-', at most 100 characters")
+    return name
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from sweeper.report.results import status_text
 
-    print(status_text(args.name, runs_dir(args.runs_dir)))
+    print(status_text(_sweep_name(args.name), runs_dir(args.runs_dir)))
     return 0
 
 
@@ -160,17 +179,68 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sweeper.api import compare
     from sweeper.report.results import render
 
-    print(render(compare(args.names, runs_dir(args.runs_dir)), args.format))
+    names = [_sweep_name(name) for name in args.names]
+    print(render(compare(names, runs_dir(args.runs_dir)), args.format))
     return 0
 
 
+def _ui_base(host: str, port: int) -> str:
+    """The address a browser reaches the UI at, on the host and port it serves on."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _runs_links(folder: Path, config: TrackingConfig, base: str,
+                name: str | None) -> list[str]:
+    """A line per sweep of the runs dir whose runs are in the served store: the link to
+    its runs table (the UI's front page is MLflow's GenAI overview, not the runs)."""
+    from sweeper.observe.tracking.config import client, redact, resolve
+    from sweeper.store.layout import SWEEP_JSON, existing_sweep
+    from sweeper.store.specs import load_spec_for
+
+    names = [existing_sweep(folder, name).name] if name else sorted(
+        p.parent.name for p in folder.glob(f"*/{SWEEP_JSON}"))
+    experiments: dict[str, str] = {}
+    for sweep in names:
+        try:
+            tracking = load_spec_for(sweep, folder).spec.tracking
+        except SweeperError:
+            if name:
+                raise
+            continue  # a sweep this version cannot read does not keep the UI from the rest
+        own = resolve(tracking.uri, tracking.experiment, sweep, folder)
+        if own.uri == config.uri:
+            experiments[sweep] = own.experiment
+        elif name:
+            raise UserInputError(f"sweep {sweep!r} logs to the MLflow store at "
+                                 f"{redact(own.uri)}; pass --tracking-uri to serve that one")
+    if not experiments:
+        return []
+    from mlflow.entities import LifecycleStage
+
+    mlflow = client(config)
+    lines = []
+    for sweep, experiment in experiments.items():
+        found = mlflow.get_experiment_by_name(experiment)
+        if found is None or found.lifecycle_stage != LifecycleStage.ACTIVE:
+            state = "deleted" if found is not None else "not written yet"
+            lines.append(f"  {sweep}: its MLflow experiment {experiment!r} is {state}")
+        else:
+            lines.append(f"  {sweep}: {base}/#/experiments/{found.experiment_id}/runs")
+    return lines
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
+    import os
     import subprocess
 
-    from sweeper.observe.tracking.config import resolve
+    from sweeper.driver.signals import quiet_mlflow
+    from sweeper.observe.tracking.config import redact, resolve
 
+    quiet_mlflow()
     folder = runs_dir(args.runs_dir)
     config = resolve(args.tracking_uri, None, "ui", folder)
+    links = _runs_links(folder, config, _ui_base(args.host, args.port), args.name)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: the MLflow UI will listen on {args.host}, reachable from other "
               "machines; it has no login", file=sys.stderr)
@@ -178,10 +248,15 @@ def cmd_ui(args: argparse.Namespace) -> int:
                "--host", args.host, "--port", str(args.port), "--workers", "1"]
     if config.artifact_root:
         command += ["--default-artifact-root", config.artifact_root]
-    print(f"MLflow UI for {config.uri}: http://{args.host}:{args.port} (Ctrl-C stops it)",
-          flush=True)
+    print(f"MLflow UI for {redact(config.uri)}: {_ui_base(args.host, args.port)} "
+          "(Ctrl-C stops it)", flush=True)
+    if links:
+        print("each sweep's runs:\n" + "\n".join(links), flush=True)
+    # the server's INFO lines (creating its database, its job runner) are not for the user
+    env = {**os.environ, "MLFLOW_LOGGING_LEVEL": os.environ.get("MLFLOW_LOGGING_LEVEL")
+           or "WARNING"}
     try:
-        return subprocess.call(command)
+        return subprocess.call(command, env=env)
     except FileNotFoundError as exc:
         raise UserInputError(f"cannot start the MLflow server: {exc}") from None
 

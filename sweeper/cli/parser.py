@@ -141,7 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     ui = commands.add_parser("ui", help="the MLflow UI over the runs dir's store",
                              description="Serve the MLflow UI over RUNS_DIR/mlflow.db (or "
                                          "--tracking-uri), on 127.0.0.1 unless --host says "
-                                         "otherwise.")
+                                         "otherwise, and print the link to each sweep's "
+                                         "runs table (NAME's alone, with NAME).")
+    ui.add_argument("name", nargs="?", type=sweep_name, default=None,
+                    help="a sweep in the runs dir: print the link to its runs alone")
     add_runs_dir(ui)
     ui.add_argument("--port", type=positive_int, default=5000)
     ui.add_argument("--host", default="127.0.0.1",

@@ -9,7 +9,7 @@ from sweeper.config.loaded import LoadedSpec
 from sweeper.config.params import AnyParam, ChoiceParam, FixedParam, FloatParam, IntParam
 from sweeper.errors import SpecError
 
-__all__ = ["cmd_validate", "describe_param", "input_shape_hint"]
+__all__ = ["check_split", "cmd_validate", "describe_param", "input_shape_hint"]
 
 FEASIBILITY_SAMPLES = 500
 
@@ -26,6 +26,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     loaded = load_spec(args.file)
     spec = loaded.spec
     kind = resolve_kind(loaded)
+    check_split(loaded)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     for warning in loaded.warnings:
         console.print(str(warning), style="yellow")
@@ -65,6 +66,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_split(loaded: LoadedSpec) -> None:
+    """The split `run` will make, checked from the labels or the files per class."""
+    from sweeper.data.dataset import split_problem, test_fraction
+    from sweeper.data.sources import source_class_counts
+
+    counts = source_class_counts(loaded)
+    if not counts:
+        return
+    data = loaded.spec.data
+    test = test_fraction(data.validation_split, data.test_split, sum(counts.values()))
+    problem = split_problem(data.validation_split, test, counts)
+    if problem is not None:
+        key, message = problem
+        raise SpecError([loaded.problem(("data", key), f"data.{key}: {message}")])
+
+
 def describe_param(param: AnyParam) -> tuple[str, str]:
     if isinstance(param, ChoiceParam):
         return "choice", ", ".join(str(v) for v in param.choice)
@@ -80,8 +97,6 @@ def describe_param(param: AnyParam) -> tuple[str, str]:
 
 def input_shape_hint(loaded: LoadedSpec) -> tuple[int, int, int]:
     """The image size the model will see, without decoding the data."""
-    import numpy as np
-
     data = loaded.spec.data
     channels = data.channels or 1
     if data.image_size is not None:
@@ -90,18 +105,8 @@ def input_shape_hint(loaded: LoadedSpec) -> tuple[int, int, int]:
         return (8, 8, channels)
     if data.source == "mnist5k":
         return (28, 28, channels)
-    if data.source == "npz":
-        path = loaded.data_path()
-        assert path is not None
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                if "x" in archive.files:
-                    shape = archive["x"].shape
-                    return (int(shape[1]), int(shape[2]), channels)
-        except (OSError, ValueError, IndexError):
-            pass  # reported properly when the data is loaded
-    from sweeper.data.sources import DEFAULT_FOLDER_SIZE
+    from sweeper.data.sources import DEFAULT_FOLDER_SIZE, source_image_size
 
-    return (*DEFAULT_FOLDER_SIZE, channels)
-
-
+    # what `run` will see: the array's shape, or the folder's most common image size
+    size = source_image_size(loaded) or DEFAULT_FOLDER_SIZE
+    return (*size, channels)

@@ -6,6 +6,7 @@ fixed), and ``when`` makes it conditional on other parameters' values.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from pydantic import (
@@ -22,16 +23,41 @@ from pydantic import (
     model_validator,
 )
 
-__all__ = ["KIND_KEYS", "AnyParam", "ChoiceParam", "FixedParam", "FloatParam", "IntParam",
-           "Param", "StrictModel", "condition_order"]
+__all__ = ["KIND_KEYS", "MAX_VALUES_PER_RANGE", "AnyParam", "ChoiceParam", "FixedParam",
+           "FloatParam", "IntParam", "Param", "StrictModel", "condition_order", "grid_count",
+           "non_finite"]
 
 SCALAR_TYPES = (str, int, float, bool, type(None))
+# A float range with a step finer than this many values is a continuous range in disguise
+# (and a step like 1.0e-320 would overflow counting them): refused, not materialised.
+MAX_VALUES_PER_RANGE = 1_000_000
 
 
 class StrictModel(BaseModel):
     """Unknown keys are errors: a typo must never silently become a default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              allow_inf_nan=False)
+
+
+def non_finite(value: Any) -> float | None:
+    """The first infinite or NaN float in ``value`` (lists and mappings searched), else None:
+    a number YAML reads from .inf or .nan means nothing to a sweep."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for item in items:
+        found = non_finite(item)
+        if found is not None:
+            return found
+    return None
+
+
+def _require_finite(value: Any) -> None:
+    found = non_finite(value)
+    if found is not None:
+        raise ValueError(f"expected a finite number, got {found} (from YAML's .inf or .nan); "
+                         "write a number")
 
 
 
@@ -54,6 +80,7 @@ class _Param(StrictModel):
             values = wanted if isinstance(wanted, list) else [wanted]
             if not values or not all(isinstance(v, SCALAR_TYPES) for v in values):
                 raise ValueError(f"condition on '{key}' needs a value or a list of values")
+            _require_finite(values)
         return value
 
     def condition_values(self) -> dict[str, list[Any]]:
@@ -72,6 +99,13 @@ def _check_range(low: float, high: float, log: bool) -> None:
         raise ValueError(f"a log range must be above zero, got [{low}, {high}]")
 
 
+def _yaml(value: Any) -> str:
+    """A value as the YAML file spells it (true, not True)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 class ChoiceParam(_Param):
     """One of a list of values."""
 
@@ -85,16 +119,27 @@ class ChoiceParam(_Param):
         for item in value:
             if not isinstance(item, SCALAR_TYPES):
                 raise ValueError(f"choices must be plain values, got {item!r}")
+        _require_finite(value)
         seen: list[Any] = []
         for item in value:
-            if any(item == s and type(item) is type(s) for s in seen):
-                raise ValueError(f"the value {item!r} is listed twice")
+            for earlier in seen:
+                if item == earlier and type(item) is type(earlier):
+                    raise ValueError(f"the value {item!r} is listed twice")
+                if item == earlier:  # 1, 1.0 and true: one value to Python and to Optuna
+                    raise ValueError(
+                        f"the values {_yaml(earlier)} and {_yaml(item)} are the same value to "
+                        "Optuna (it would record one as the other); keep one, or quote them "
+                        f"to make them text: '{_yaml(item)}'")
             seen.append(item)
         return value
 
     @property
     def values(self) -> list[Any]:
         return list(self.choice)
+
+    @property
+    def count(self) -> int:
+        return len(self.choice)
 
     @property
     def discrete(self) -> bool:
@@ -123,6 +168,12 @@ class IntParam(_Param):
         return list(range(low, high + 1, self.step))
 
     @property
+    def count(self) -> int:
+        """len(values), computed without making the list."""
+        low, high = self.range_
+        return (high - low) // self.step + 1
+
+    @property
     def discrete(self) -> bool:
         return True
 
@@ -142,15 +193,27 @@ class FloatParam(_Param):
             raise ValueError("'log' and 'step' cannot be combined; remove one")
         if self.step is not None and self.step > high - low:
             raise ValueError(f"step {self.step} is larger than the range [{low}, {high}]")
+        if self.step is not None:
+            steps = (high - low) / self.step
+            if not math.isfinite(steps) or steps >= MAX_VALUES_PER_RANGE:
+                raise ValueError(
+                    f"step {self.step} cuts [{low}, {high}] into more than "
+                    f"{MAX_VALUES_PER_RANGE:,} values; use a larger step, or remove 'step' "
+                    "to sample the range continuously")
         return self
 
     @property
-    def values(self) -> list[Any]:
+    def count(self) -> int:
+        """len(values), computed without making the list."""
         if self.step is None:
             raise ValueError("a continuous range has no finite list of values")
         low, high = self.range_
-        count = round((high - low) / self.step + 1e-9) + 1
-        return [round(low + i * self.step, 12) for i in range(count)]
+        return round((high - low) / self.step + 1e-9) + 1
+
+    @property
+    def values(self) -> list[Any]:
+        low, step = self.range_[0], self.step or 0.0
+        return [round(low + i * step, 12) for i in range(self.count)]
 
     @property
     def discrete(self) -> bool:
@@ -162,9 +225,19 @@ class FixedParam(_Param):
 
     value: Any = Field(description="the fixed value")
 
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        _require_finite(value)
+        return value
+
     @property
     def values(self) -> list[Any]:
         return [self.value]
+
+    @property
+    def count(self) -> int:
+        return 1
 
     @property
     def discrete(self) -> bool:
@@ -208,6 +281,14 @@ Param = Annotated[
 ]
 AnyParam = ChoiceParam | IntParam | FloatParam | FixedParam
 
+
+
+def grid_count(space: dict[str, AnyParam]) -> int | None:
+    """Grid points of a space (every searched parameter's values combined), computed
+    arithmetically so a huge grid is never made; None when a parameter is continuous."""
+    if not all(p.discrete for p in space.values()):
+        return None
+    return math.prod(p.count for p in space.values() if not isinstance(p, FixedParam))
 
 
 def condition_order(space: dict[str, AnyParam]) -> list[str]:

@@ -93,6 +93,9 @@ def pydantic_problems(exc: ValidationError, doc: LocatedDocument) -> list[Proble
             msg = msg[len("Value error, "):]
         if kind in ("value_error", "parameter_kind", "assertion_error"):
             problems.append(doc.problem(path, f"{where}: {msg}"))
+        elif kind == "finite_number":
+            problems.append(doc.problem(path, f"{where}: expected a finite number, got {got!r} "
+                                              "(from YAML's .inf or .nan); write a number"))
         elif kind == "string_pattern_mismatch" and path == ("name",):
             problems.append(doc.problem(path, f"name: expected letters, digits, '.', '_' or '-' "
                                               f"(no '/' or '..'), got {got!r}"))

@@ -6,14 +6,55 @@ reported at once.
 
 from __future__ import annotations
 
+import posixpath
+import re
+
 from sweeper.config.loaded import LoadedSpec
-from sweeper.config.params import ChoiceParam, FixedParam, condition_order
+from sweeper.config.params import ChoiceParam, FixedParam, condition_order, grid_count
 from sweeper.config.problems import did_you_mean
 from sweeper.config.schema import SweepSpec
 from sweeper.config.yamlio import LocatedDocument
 from sweeper.errors import Problem
 
-__all__ = ["check_conditions", "check_data", "check_search"]
+__all__ = ["MAX_GRID_POINTS", "MLFLOW_KEY_MAX_LENGTH", "check_conditions", "check_data",
+           "check_names", "check_search", "mlflow_name_problem"]
+
+# Optuna's GridSampler makes the list of every combination, and a grid is the trial count.
+MAX_GRID_POINTS = 100_000
+# MLflow's rule for a parameter key, as mlflow.utils.validation states it
+# (validate_param_and_metric_name, path_not_unique, MAX_ENTITY_KEY_LENGTH): importing MLflow
+# to ask it costs a second, so the rule is restated here and a unit test holds it to MLflow's.
+MLFLOW_KEY_MAX_LENGTH = 250
+_MLFLOW_KEY = re.compile(r"^[/\w.\- :]*$")
+
+
+def mlflow_name_problem(name: str) -> str | None:
+    """Why MLflow would refuse ``name`` as a parameter key, else None."""
+    if len(name) > MLFLOW_KEY_MAX_LENGTH:
+        return (f"is {len(name)} characters long; MLflow records parameter names of at most "
+                f"{MLFLOW_KEY_MAX_LENGTH}: shorten it")
+    if not _MLFLOW_KEY.match(name):
+        bad = sorted({c for c in name if not _MLFLOW_KEY.match(c)})
+        return (f"has {', '.join(repr(c) for c in bad)}, which MLflow does not accept in a "
+                "parameter name (letters, digits, '_', '-', '.', ' ', ':' and '/' only): "
+                "rename it")
+    normal = posixpath.normpath(name)
+    if normal != name or normal == "." or normal.startswith(("..", "/")):
+        return ("is not a plain path to MLflow (no leading '/', no '.' or '..' parts, no "
+                "doubled or trailing '/'): rename it")
+    return None
+
+
+def check_names(spec: SweepSpec, doc: LocatedDocument) -> list[Problem]:
+    """Every parameter name is one MLflow records (it logs each trial's parameters)."""
+    problems = []
+    for name in spec.space:
+        why = mlflow_name_problem(name)
+        if why is not None:
+            shown = name if len(name) <= 40 else name[:37] + "..."
+            problems.append(doc.problem(("space", name), f"space: the parameter name "
+                                                         f"{shown!r} {why}", key=True))
+    return problems
 
 
 def check_conditions(spec: SweepSpec, doc: LocatedDocument) -> list[Problem]:
@@ -77,6 +118,13 @@ def check_search(spec: SweepSpec, doc: LocatedDocument) -> tuple[list[Problem], 
         if not spec.space:
             problems.append(doc.problem(("search", "algorithm"),
                                         "search.algorithm 'grid' needs at least one parameter"))
+        size = grid_count(spec.space)
+        if size is not None and size > MAX_GRID_POINTS:
+            problems.append(doc.problem(
+                ("search", "algorithm"),
+                f"search.algorithm 'grid' would run {size:,} trials (every combination of "
+                f"the space's values), more than {MAX_GRID_POINTS:,}; use larger steps or "
+                "fewer values, or search with tpe or random and budget.trials"))
     if algorithm == "cmaes":
         categorical = [n for n, p in spec.space.items() if isinstance(p, ChoiceParam)]
         if categorical:
@@ -104,6 +152,10 @@ def check_data(loaded: LoadedSpec) -> list[Problem]:
     if data.source == "npz" and not path.is_file():
         return [loaded.problem(where, f"data.path: no file {str(path)!r}; expected an "
                                       ".npz with arrays 'x' and 'y'")]
+    if data.source == "npz" and path.suffix.lower() == ".npy":
+        return [loaded.problem(where, f"data.path: {str(path)!r} is a .npy file (one array); "
+                                      "data.source 'npz' needs an .npz holding images and "
+                                      "labels: np.savez(path, x=images, y=labels)")]
     return []
 
 

@@ -6,6 +6,7 @@ Structure only: rules relating fields live in ``rules``; what a model kind accep
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -24,11 +25,12 @@ from pydantic import (
 from sweeper.config.params import FixedParam, Param, StrictModel
 from sweeper.objective import Objective
 
-__all__ = ["NAME_PATTERN", "SECTION_MODELS", "BudgetSpec", "DataSpec", "EarlyStoppingSpec",
-           "FailuresSpec", "ModelSpec", "ObjectiveSpec", "ResourcesSpec", "SchedulerSpec",
-           "SearchSpec", "SweepSpec", "TrackingSpec", "parse_duration"]
+__all__ = ["NAME_MAX_LENGTH", "NAME_PATTERN", "SECTION_MODELS", "BudgetSpec", "DataSpec",
+           "EarlyStoppingSpec", "FailuresSpec", "ModelSpec", "ObjectiveSpec", "ResourcesSpec",
+           "SchedulerSpec", "SearchSpec", "SweepSpec", "TrackingSpec", "parse_duration"]
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+NAME_MAX_LENGTH = 100  # a sweep name: a folder, an Optuna study, an MLflow experiment
+NAME_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{NAME_MAX_LENGTH - 1}}}$"
 # Sources whose images are digits: a horizontal flip turns a digit into another shape.
 _DIGIT_SOURCES = ("digits", "mnist5k")
 
@@ -48,6 +50,9 @@ def parse_duration(value: Any) -> float | None:
             raise ValueError(f"expected a duration such as 90s, 30m, 2h or 1h30m, got {value!r}")
         hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
         seconds = hours * 3600 + minutes * 60 + secs
+    if not math.isfinite(seconds):
+        raise ValueError(f"expected a duration such as 90s, 30m or 2h, got {value!r}; for no "
+                         "limit leave time_limit out (or write null)")
     if seconds <= 0:
         raise ValueError(f"a time limit must be above zero, got {value!r}")
     return seconds
@@ -66,7 +71,7 @@ class DataSpec(StrictModel):
         "paths are read from the search-space file's folder")
     image_size: tuple[PositiveInt, PositiveInt] | None = Field(
         default=None, description="[height, width] the model sees; null = the source's size "
-        "(64x64 for folders)")
+        "(for folders: the most common size of the images, read from their headers)")
     channels: Literal[1, 3] | None = Field(
         default=None, description="1 or 3; null = from the data (1 when every image is gray)")
     validation_split: float = Field(default=0.2, gt=0.0, lt=1.0,
@@ -147,6 +152,15 @@ class SchedulerSpec(StrictModel):
     grace_period: PositiveInt = Field(default=1, description="epochs before a trial can stop")
     reduction_factor: float = Field(default=3.0, gt=1.0,
                                     description="halving rate of asha/hyperband")
+
+    @field_validator("reduction_factor")
+    @classmethod
+    def _whole_for_optuna(cls, value: float, info: ValidationInfo) -> float:
+        kind = info.data.get("kind")
+        if kind in ("optuna_hyperband", "optuna_sha") and (value != int(value) or value < 2):
+            raise ValueError(f"scheduler '{kind}' is Optuna's pruner, which halves by a whole "
+                             f"reduction_factor of at least 2, got {value}; write 2, 3 or 4")
+        return value
 
 
 class EarlyStoppingSpec(StrictModel):

@@ -14,9 +14,17 @@ import yaml
 
 from sweeper.errors import Problem, SpecError
 
-__all__ = ["LocatedDocument", "PathKey", "Position", "dump", "load_file", "load_text"]
+__all__ = ["MAX_DEPTH", "MAX_VALUES", "LocatedDocument", "PathKey", "Position", "dump",
+           "load_file", "load_text"]
 
 PathKey = tuple[str | int, ...]
+
+# A search-space file is a few sections a few levels deep: deeper nesting, or more values
+# than this once aliases are expanded (an "alias bomb"), is refused before it costs memory.
+MAX_DEPTH = 32
+MAX_VALUES = 100_000
+# Plain keys YAML 1.1 would turn into booleans or numbers (on, no, yes, off, 1e3) stay text.
+_TEXT_KEY_TAGS = ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,27 @@ def _position(mark: yaml.Mark | None) -> Position:
     return Position(mark.line + 1, mark.column + 1)
 
 
+class _TooDeep(Exception):
+    def __init__(self, mark: yaml.Mark | None) -> None:
+        super().__init__("too deep")
+        self.mark = mark
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose composer refuses nesting deeper than MAX_DEPTH (PyYAML recurses)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 class _Builder:
     """Turns a composed node tree into Python data, recording positions on the way."""
 
@@ -65,8 +94,26 @@ class _Builder:
         self.doc = doc
         self.problems: list[Problem] = []
         self._scalar = yaml.SafeLoader("")  # only its scalar constructors are used
+        self._open: set[int] = set()  # the nodes being built: an alias to one is a cycle
+        self._count = 0
+
+    def _problem(self, node: yaml.Node, message: str) -> None:
+        pos = _position(node.start_mark)
+        self.problems.append(Problem(self.doc.file, pos.line, pos.column, message))
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self._count += 1
+        if self._count > MAX_VALUES:
+            pos = _position(node.start_mark)
+            raise SpecError([Problem(
+                self.doc.file, pos.line, pos.column,
+                f"the file expands to more than {MAX_VALUES:,} values (each alias '*name' "
+                "repeats what its anchor holds); write the values out once, without "
+                "aliases of aliases")])
+        if id(node) in self._open:
+            self._problem(node, "an alias refers to the value that contains it, which would "
+                                "never end; write the value out instead of the alias")
+            return None
         self.doc.values[path] = _position(node.start_mark)
         if node.tag.startswith(("tag:yaml.org,2002:python/", "!")) or (
             node.tag.startswith("tag:") and not node.tag.startswith("tag:yaml.org,2002:")
@@ -82,10 +129,14 @@ class _Builder:
                 )
             )
             return None
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            self._open.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, path)
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            finally:
+                self._open.discard(id(node))
         try:
             return self._scalar.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
@@ -104,7 +155,11 @@ class _Builder:
                             "merge keys ('<<') are not supported; write the keys out")
                 )
                 continue
-            key = self.build(key_node, (*path, "<key>"))
+            if (isinstance(key_node, yaml.ScalarNode) and key_node.style is None
+                    and key_node.tag in _TEXT_KEY_TAGS):
+                key = key_node.value  # `on:` is the name "on", not True
+            else:
+                key = self.build(key_node, (*path, "<key>"))
             if not isinstance(key, str | int | float | bool) or key is None:
                 pos = _position(key_node.start_mark)
                 self.problems.append(
@@ -154,7 +209,12 @@ def load_text(text: str, file: str) -> LocatedDocument:
         raise SpecError([tab])
     doc = LocatedDocument(file=file, data=None)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
+    except _TooDeep as exc:
+        pos = _position(exc.mark)
+        raise SpecError([Problem(file, pos.line, pos.column,
+                                 f"nested more than {MAX_DEPTH} levels deep; a search-space "
+                                 "file is a few sections of plain values")]) from None
     except yaml.MarkedYAMLError as exc:
         pos = _position(exc.problem_mark)
         what = " ".join(part for part in (exc.context, exc.problem) if part)

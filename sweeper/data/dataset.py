@@ -20,7 +20,7 @@ from sweeper.config.loaded import LoadedSpec
 from sweeper.data.sources import bad_data, read_source
 
 __all__ = ["AUTO_TEST_MIN_IMAGES", "AUTO_TEST_SPLIT", "DataMismatchError", "Dataset",
-           "WorkerLoadedData", "load_dataset", "test_fraction"]
+           "WorkerLoadedData", "load_dataset", "split_problem", "test_fraction"]
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def load_dataset(loaded: LoadedSpec) -> Dataset:
     if lonely:
         raise bad_data(loaded, f"class {lonely[0]!r} has a single image; a stratified split needs "
                            "at least two per class")
-    idx_train, idx_val, idx_test, note = _split(loaded, y)
+    idx_train, idx_val, idx_test, note = _split(loaded, y, names)
     x_test = x[idx_test] if idx_test is not None else None
     y_test = y[idx_test] if idx_test is not None else None
     return Dataset(x[idx_train], y[idx_train], x[idx_val], y[idx_val], names, skipped,
@@ -156,7 +156,43 @@ def test_fraction(validation_split: float, test_split: float | None, images: int
     return AUTO_TEST_SPLIT if enough else 0.0
 
 
-def _split(loaded: LoadedSpec, y: np.ndarray) -> tuple[
+def split_problem(validation_split: float, test_split: float,
+                  counts: dict[str, int]) -> tuple[str, str] | None:
+    """The data key and why a stratified split of images with these counts per class would
+    leave a class out of a part (train, validation, test), else None; counted as ``_split``
+    counts (rounding up)."""
+    total, classes = sum(counts.values()), len(counts)
+    if classes < 2:
+        return None  # the source's own checks say so
+    n_test, n_val = math.ceil(test_split * total), math.ceil(validation_split * total)
+    least = min(counts, key=lambda name: counts[name])
+    need = 3 if n_test else 2
+    if counts[least] < need:
+        return ("test_split" if n_test else "validation_split",
+                f"class {least!r} has {counts[least]} image(s); a stratified split needs at "
+                f"least {need} per class (one in each of train, validation"
+                + (", test" if n_test else "") + "): add images of it"
+                + (" or set data.test_split: 0" if n_test else ""))
+    for key, count, fraction in (("test_split", n_test, test_split),
+                                 ("validation_split", n_val, validation_split)):
+        if count and count < classes:
+            return (key, f"{key} {fraction} holds out {count} of {total} images for {classes} "
+                         f"classes, so some class would have none there; raise {key} to at "
+                         f"least {math.ceil(100 * classes / total) / 100} or add images")
+    if n_test:
+        short = [n for n, c in counts.items() if c - math.ceil(c * n_test / total) < 2]
+        if short:
+            return ("test_split", f"test_split {test_split} leaves class {short[0]!r} "
+                                  f"({counts[short[0]]} images) under 2 for train and "
+                                  "validation; lower test_split or add images of it")
+    if total - n_test - n_val < classes:
+        return ("validation_split",
+                f"validation_split {validation_split} and test_split {test_split} leave "
+                f"{total - n_test - n_val} images to train {classes} classes; lower them")
+    return None
+
+
+def _split(loaded: LoadedSpec, y: np.ndarray, names: list[str]) -> tuple[
         np.ndarray, np.ndarray, np.ndarray | None, str]:
     """Stratified, seeded train/validation(/test) indices, and a line saying what was done.
 
@@ -170,6 +206,11 @@ def _split(loaded: LoadedSpec, y: np.ndarray) -> tuple[
     idx_test = None
     # counts, not fractions: each part is its fraction of the whole (as sklearn rounds: up)
     n_test, n_val = math.ceil(test * len(y)), math.ceil(data.validation_split * len(y))
+    codes, numbers = np.unique(y, return_counts=True)
+    counts = {names[int(c)]: int(n) for c, n in zip(codes, numbers, strict=True)}
+    problem = split_problem(data.validation_split, test, counts)
+    if problem is not None:
+        raise bad_data(loaded, problem[1], key=problem[0])
     try:
         if n_test:
             everything, idx_test = train_test_split(everything, test_size=n_test,

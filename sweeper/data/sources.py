@@ -13,7 +13,8 @@ import numpy as np
 from sweeper.config.loaded import LoadedSpec
 from sweeper.errors import SpecError
 
-__all__ = ["DEFAULT_FOLDER_SIZE", "IMAGE_SUFFIXES", "bad_data", "read_source"]
+__all__ = ["DEFAULT_FOLDER_SIZE", "IMAGE_SUFFIXES", "bad_data", "read_source",
+           "source_class_counts", "source_image_size"]
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def _npz(loaded: LoadedSpec) -> tuple[np.ndarray, np.ndarray, list[str]]:
     path = loaded.data_path()
     assert path is not None
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with _open_npz(loaded, path) as archive:
             missing = [k for k in ("x", "y") if k not in archive.files]
             if missing:
                 raise bad_data(loaded, f"{path} has no array {' or '.join(map(repr, missing))} "
@@ -107,6 +108,16 @@ def _npz(loaded: LoadedSpec) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return _to_uint8(x), codes.astype(np.int32), [str(n) for n in names]
 
 
+def _open_npz(loaded: LoadedSpec, path: Path) -> np.lib.npyio.NpzFile:
+    """``np.load`` of an .npz; a single array (a .npy, whatever its name) is bad input."""
+    archive = np.load(path, allow_pickle=False)
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise bad_data(loaded, f"{path} holds a single array (a .npy file); data.source 'npz' "
+                               "needs an .npz holding images and labels: "
+                               "np.savez(path, x=images, y=labels)")
+    return archive
+
+
 def _common_size(files: list[Path]) -> tuple[int, int]:
     from PIL import Image
 
@@ -120,9 +131,8 @@ def _common_size(files: list[Path]) -> tuple[int, int]:
     return sizes.most_common(1)[0][0] if sizes else DEFAULT_FOLDER_SIZE
 
 
-def _folder(loaded: LoadedSpec) -> tuple[np.ndarray, np.ndarray, list[str], int]:
-    root = loaded.data_path()
-    assert root is not None
+def _folder_files(root: Path) -> tuple[list[str], list[Path], list[int]]:
+    """Class names (the sub-folders), the image files and each file's class index."""
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     files: list[Path] = []
     labels: list[int] = []
@@ -131,6 +141,63 @@ def _folder(loaded: LoadedSpec) -> tuple[np.ndarray, np.ndarray, list[str], int]
                        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
         files += found
         labels += [index] * len(found)
+    return classes, files, labels
+
+
+def source_image_size(loaded: LoadedSpec) -> tuple[int, int] | None:
+    """The [height, width] ``read_source`` gives an .npz or a folder with data.image_size
+    null, from array and image headers only (nothing decoded); None when unreadable (the
+    data's own load reports why)."""
+    path = loaded.data_path()
+    if path is None:
+        return None
+    source = loaded.spec.data.source
+    try:
+        if source == "npz":
+            with _open_npz(loaded, path) as archive:
+                members = archive.zip
+                if members is None or "x.npy" not in members.namelist():
+                    return None
+                with members.open("x.npy") as member:
+                    major, _ = np.lib.format.read_magic(member)
+                    header = (np.lib.format.read_array_header_1_0 if major == 1
+                              else np.lib.format.read_array_header_2_0)
+                    shape = header(member)[0]
+            return (int(shape[1]), int(shape[2])) if len(shape) >= 3 else None
+        if source == "directory":
+            files = _folder_files(path)[1]
+            return _common_size(files) if files else None
+    except (OSError, ValueError, IndexError, KeyError):
+        return None
+    return None
+
+
+def source_class_counts(loaded: LoadedSpec) -> dict[str, int] | None:
+    """Images per class of an .npz (its labels only) or a folder (its files counted), for
+    checking the split before any image is decoded; None for other sources or when
+    unreadable (the data's own load reports why)."""
+    path = loaded.data_path()
+    source = loaded.spec.data.source
+    try:
+        if path is not None and source == "npz":
+            with _open_npz(loaded, path) as archive:
+                if "y" not in archive.files:
+                    return None
+                names, numbers = np.unique(archive["y"], return_counts=True)
+            return {str(n): int(c) for n, c in zip(names, numbers, strict=True)}
+        if path is not None and source == "directory":
+            classes, _, labels = _folder_files(path)
+            found = Counter(labels)
+            return {classes[i]: found[i] for i in sorted(found)}
+    except (OSError, ValueError, TypeError):
+        return None
+    return None
+
+
+def _folder(loaded: LoadedSpec) -> tuple[np.ndarray, np.ndarray, list[str], int]:
+    root = loaded.data_path()
+    assert root is not None
+    classes, files, labels = _folder_files(root)
     if not files:
         raise bad_data(loaded, f"no images in {root}: expected one sub-folder per class holding "
                            f"{', '.join(sorted(IMAGE_SUFFIXES))} files")

@@ -18,13 +18,14 @@ from sweeper.config.overrides import Overrides
 from sweeper.config.schema import SweepSpec
 from sweeper.driver import wiring
 from sweeper.driver.cluster import check_resources, connect, nodes
-from sweeper.driver.finish import SweepOutcome, finish
+from sweeper.driver.finish import SweepOutcome, already_ended, finish
 from sweeper.driver.signals import SignalCatcher, quiet_tune
 from sweeper.driver.tune_state import readable_tune_state
 from sweeper.errors import UserInputError
 from sweeper.models.kinds import resolve_kind
 from sweeper.notify import LogNotifier, Notifier
 from sweeper.observe.progress import ProgressPrinter
+from sweeper.observe.recorder import SweepRecorder
 from sweeper.observe.tracking.config import check_reachable
 from sweeper.observe.tracking.events import EventKind
 from sweeper.observe.tracking.tracker import MlflowTracker
@@ -53,10 +54,11 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
     spec = overrides.apply(loaded.spec)
     kind = resolve_kind(loaded)
     folder = sweep_folder(runs_dir, spec.name)
-    if (folder / SWEEP_JSON).exists():
+    if (folder / SWEEP_JSON).exists() and _resumable(SweepMeta.read(folder)):
         raise UserInputError(
             f"a sweep named {spec.name!r} already exists in {runs_dir}; continue it with "
             f"`sweeper resume {spec.name}`, or start another with --name")
+    # else a start that never got as far as Tune's state: this run takes its place
     source_text = Path(loaded.doc.file).read_text()
     tracking = wiring.tracking_config(spec, runs_dir)
     check_reachable(tracking)
@@ -65,12 +67,14 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
         check_resources(spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, nodes())
         storage_path, experiment = wiring.storage(spec, folder)
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / SWEEP_JSON).unlink(missing_ok=True)
         (folder / SWEEP_YAML).write_text(source_text)
         started_at = time.time()
         concurrency = wiring.tune_concurrency(spec, notifier)
         parallel = (concurrency or wiring.slots(spec)) > 1
         parts = wiring.components(spec, folder, started_at, wiring.config_check(kind, dataset),
                                   parallel, quiet, tracking)
+        trainable = wiring.trainable(loaded, spec, kind, dataset)  # data to the object store
         meta = SweepMeta(
             name=spec.name, source_file=str(Path(loaded.doc.file).resolve()),
             base_dir=str(loaded.base_dir), spec_sha256=_sha(source_text),
@@ -78,26 +82,27 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
             experiment_path=_join(storage_path, experiment), started_at=started_at,
             address=address, register_model=register_model,
             data_fingerprint=dataset.fingerprint())
-        meta.write(folder)
         notifier.note(f"sweep {spec.name}: {planned_trials(spec)} trials, at most "
                       f"{spec.budget.max_epochs} epochs each, {spec.search.algorithm} + "
                       f"{spec.scheduler.kind}; outputs in {folder}")
+        # no time_budget_s or stopper: the budget ends trials through Tune's normal path
         tuner = tune.Tuner(
-            wiring.trainable(loaded, spec, kind, dataset),
+            trainable,
             tune_config=tune.TuneConfig(
                 search_alg=parts.searcher, scheduler=parts.scheduler, num_samples=-1,
-                max_concurrent_trials=concurrency, reuse_actors=reuse_actors,
-                time_budget_s=spec.budget.time_limit),
+                max_concurrent_trials=concurrency, reuse_actors=reuse_actors),
             run_config=tune.RunConfig(
                 name=experiment, storage_path=storage_path, callbacks=parts.callbacks,
-                stop=parts.stopper,
                 failure_config=tune.FailureConfig(max_failures=spec.failures.max_failures),
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=1, checkpoint_score_attribute=OBJECTIVE_KEY,
                     checkpoint_score_order=spec.objective.direction),
                 verbose=0))
+        # Tune's state (tuner.pkl) exists now: only from here on is the name resumable
+        meta.write(folder)
         parts.tracker.emit(_sweep_start(spec, source_text))
-        return finish(tuner, spec, folder, meta, signals, parts.tracker, dataset, notifier)
+        return finish(tuner, spec, folder, meta, signals, parts.tracker, parts.budget,
+                      dataset, notifier)
 
 
 def resume_sweep(name: str, runs_dir: Path, address: str | None, quiet: bool = False,
@@ -110,6 +115,11 @@ def resume_sweep(name: str, runs_dir: Path, address: str | None, quiet: bool = F
     folder = existing_sweep(runs_dir, name)
     meta = SweepMeta.read(folder)
     stored = (folder / SWEEP_YAML).read_text()
+    if not _resumable(meta):
+        file = meta.source_file if Path(meta.source_file).exists() else "FILE"
+        raise UserInputError(
+            f"sweep {name!r} stopped before Tune saved any state, so there is nothing to "
+            f"resume: start it again with `sweeper run {file} --name {name}`")
     source = Path(meta.source_file)
     if source.exists() and _sha(source.read_text()) != meta.spec_sha256:
         raise UserInputError(
@@ -127,12 +137,17 @@ def resume_sweep(name: str, runs_dir: Path, address: str | None, quiet: bool = F
             f"{dataset.fingerprint()}, at the start {meta.data_fingerprint}): its trials "
             "would train and be scored on other images. Restore the data, or start a new "
             "sweep with `sweeper run FILE --name NEW`")
+    if meta.status in (SweepStatus.FINISHED, SweepStatus.FAILED):
+        # its end ran already: only MLflow updates that did not reach the store are left
+        return already_ended(spec, folder, meta, wiring.tracking_config(spec, runs_dir),
+                             notifier)
     wiring.tune_concurrency(spec, notifier)
     with connect(address or meta.address, notifier), SignalCatcher() as signals:
         with readable_tune_state(name, "resume it"):
             tuner = tune.Tuner.restore(
                 meta.experiment_path, trainable=wiring.trainable(loaded, spec, kind, dataset),
-                resume_unfinished=True, resume_errored=True, restart_errored=False)
+                # errored trials were told FAIL and recorded failed: they stay so
+                resume_unfinished=True, resume_errored=False, restart_errored=False)
         callbacks = _restored_callbacks(tuner)
         for callback in callbacks:
             if isinstance(callback, ProgressPrinter):
@@ -144,7 +159,18 @@ def resume_sweep(name: str, runs_dir: Path, address: str | None, quiet: bool = F
         meta.write(folder)
         notifier.note(f"resuming sweep {name} from {meta.experiment_path}")
         tracker.emit(_sweep_start(spec, stored))
-        return finish(tuner, spec, folder, meta, signals, tracker, dataset, notifier)
+        budget = next(c for c in callbacks if isinstance(c, SweepRecorder)).budget
+        return finish(tuner, spec, folder, meta, signals, tracker, budget, dataset, notifier)
+
+
+def _resumable(meta: SweepMeta) -> bool:
+    """Whether Tune's state for the sweep exists (a start killed before it did is not)."""
+    from ray import tune
+
+    try:
+        return bool(tune.Tuner.can_restore(meta.experiment_path))
+    except Exception:  # an unreachable storage URI: let resume say what fails
+        return True
 
 
 def _restored_callbacks(tuner: Any) -> list[Any]:

@@ -17,17 +17,21 @@ from sweeper.driver.best_model import export_best_model
 from sweeper.driver.signals import SignalCatcher
 from sweeper.errors import Interrupted, SweepFailed
 from sweeper.notify import Notifier
+from sweeper.observe.recorder import SweepRecorder
+from sweeper.observe.tracking.config import TrackingConfig
 from sweeper.observe.tracking.events import EventKind
 from sweeper.observe.tracking.tracker import EVENTS_FILE, MlflowTracker
-from sweeper.status import Status, SweepStatus
+from sweeper.pruning.budget import SweepBudget
+from sweeper.pruning.decisions import DecisionLog
+from sweeper.status import Reason, Status, SweepStatus
 from sweeper.store.best import BestTrial, best_trial
-from sweeper.store.layout import BEST_MODEL, HISTORY_CSV, TRIALS_CSV
+from sweeper.store.layout import BEST_MODEL, DECISIONS_FILE, HISTORY_CSV, TRIALS_CSV
 from sweeper.store.meta import SweepMeta
 from sweeper.store.study import open_study
 from sweeper.store.tables import read_table
 from sweeper.store.test_score import TestScore
 
-__all__ = ["SweepOutcome", "finish"]
+__all__ = ["SweepOutcome", "already_ended", "finish"]
 
 
 @dataclass
@@ -41,13 +45,19 @@ class SweepOutcome:
 
 
 def finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta, signals: SignalCatcher,
-           tracker: MlflowTracker, dataset: Dataset, notifier: Notifier) -> SweepOutcome:
+           tracker: MlflowTracker, budget: SweepBudget, dataset: Dataset,
+           notifier: Notifier) -> SweepOutcome:
     """Run the tuner to its end and close the sweep (raises Interrupted or SweepFailed)."""
+    for damaged in DecisionLog(folder / DECISIONS_FILE).skipped:
+        notifier.warn(damaged)
     try:
         tuner.fit()
     except KeyboardInterrupt:
         signals.code = signals.code or 130
     trials = read_table(folder / TRIALS_CSV)
+    if budget.over() == Reason.TIME_LIMIT and signals.code is None:
+        notifier.note(f"sweep {spec.name}: time limit reached after {budget.spent_s():.0f} s; "
+                      "trials still running ended as pruned (reason time_limit)")
     if signals.code is not None:
         _interrupted(trials, spec, folder, meta, tracker, signals.code, notifier)
     objective = spec.objective.objective()
@@ -81,6 +91,25 @@ def finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta, signals: 
     if failure:
         raise SweepFailed(failure)
     return SweepOutcome(spec.name, folder, trials, best, spec.objective.metric, test)
+
+
+def already_ended(spec: SweepSpec, folder: Path, meta: SweepMeta, tracking: TrackingConfig,
+                  notifier: Notifier) -> SweepOutcome:
+    """``resume`` of a sweep whose end ran: write the MLflow updates still pending (the
+    documented recovery when MLflow was down as it ended), and nothing else; running the
+    end again would log its summary twice and register a second model version."""
+    recorder = SweepRecorder(folder, DecisionLog(folder / DECISIONS_FILE), list(spec.space),
+                             meta.started_at, spec.failures.max_consecutive_failed,
+                             SweepBudget(None))
+    tracker = MlflowTracker(tracking, spec.name, folder, recorder)
+    tracker.start()  # replays what the store has not got yet
+    left = close_tracking(tracker, folder, 120, notifier)
+    notifier.note(f"sweep {spec.name} had already {meta.status.value}"
+                  + ("" if left else "; its MLflow records are complete")
+                  + ". Start another with `sweeper run FILE --name NEW`")
+    trials = read_table(folder / TRIALS_CSV)
+    return SweepOutcome(spec.name, folder, trials, best_trial(trials, spec.objective.objective()),
+                        spec.objective.metric, meta.test_score())
 
 
 def _interrupted(trials: pd.DataFrame, spec: SweepSpec, folder: Path, meta: SweepMeta,
@@ -138,16 +167,23 @@ def _plots(spec: SweepSpec, folder: Path, trials: pd.DataFrame,
 
 
 def close_tracking(tracker: MlflowTracker, folder: Path, timeout: float,
-                   notifier: Notifier) -> None:
+                   notifier: Notifier) -> int:
+    """Let the MLflow writer catch up; returns the updates left unwritten."""
     left = tracker.close(timeout)
+    for warning in tracker.warnings():
+        notifier.warn(warning)
     if left:
         notifier.warn(f"{left} MLflow update(s) not written yet ({tracker.last_error}); "
                       f"they are kept in {folder / EVENTS_FILE} and written by "
                       f"`sweeper resume {folder.name}` once the tracking store is back")
+    return left
 
 
 def _consecutive_failed(trials: pd.DataFrame) -> int:
+    """Failed trials at the end of the sweep, in the order they ended (trials the sweep
+    ended itself when it stopped do not break the run)."""
     ended = trials.dropna(subset=["ended_s"]).sort_values("ended_s")
+    ended = ended[~ended["reason"].isin([Reason.SWEEP_STOPPED, Reason.TIME_LIMIT])]
     count = 0
     for status in reversed(ended["status"].tolist()):
         if status != Status.FAILED:

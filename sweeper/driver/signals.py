@@ -1,5 +1,6 @@
-"""Signals and Tune's own output: a sweep ends on SIGINT or SIGTERM with its state saved,
-and Tune's console output gives way to sweeper's progress lines."""
+"""Signals and the libraries' own output: a sweep ends on SIGINT or SIGTERM with its state
+saved, and Tune's and MLflow's console lines give way to sweeper's own where sweeper says
+the same thing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ import signal
 from types import FrameType
 from typing import Any
 
-__all__ = ["SignalCatcher", "SyncRaceFilter", "quiet_tune"]
+__all__ = ["ReportedFilter", "SignalCatcher", "SyncRaceFilter", "quiet_mlflow", "quiet_tune"]
+
+# MLflow creating or migrating its tracking database ("Creating initial MLflow database
+# tables...", "Updating database tables", alembic's migration steps) at INFO: sweeper's
+# store, not the user's concern; their warnings and errors still show.
+MLFLOW_SETUP_LOGGERS = ("mlflow.store.db.utils", "alembic")
 
 
 class SignalCatcher:
@@ -54,11 +60,50 @@ class SyncRaceFilter(logging.Filter):
         return not (isinstance(error, FileNotFoundError) and "tmp-" in str(error))
 
 
+class ReportedFilter(logging.Filter):
+    """Drops Tune's ERROR line for what sweeper reports itself.
+
+    At the end of ``Tuner.fit`` Tune logs ``Trials did not complete: [...]`` for every
+    trial not TERMINATED: a trial whose worker died for good, or the trials an interrupt
+    left running or paused. The progress printer has given a line for each trial that
+    failed, with its reason, and the sweep's end says how it ended and how to resume, so
+    the line only repeats them with Tune's ids. (Tune's per-failure traceback, "Trial task
+    failed for trial", is off through TUNE_PRINT_ALL_TRIAL_ERRORS=0.) Likewise "Could not
+    re-use actor for trial": the trial is recorded failed (reason not_placed) and the
+    progress printer says so.
+    """
+
+    REPORTED = ("Trials did not complete", "Could not re-use actor for trial")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.REPORTED)
+
+
+def _add_filter(name: str, kind: type[logging.Filter]) -> None:
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, kind) for f in logger.filters):
+        logger.addFilter(kind())
+
+
+def quiet_mlflow() -> None:
+    """MLflow's set-up of its database at INFO is not for the user (see
+    MLFLOW_SETUP_LOGGERS; a level the user chose is kept), nor the two "View run ... at"
+    lines it prints on stdout each time a run on a tracking server ends: sweeper's own
+    lines say where the sweep's runs are."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    for name in MLFLOW_SETUP_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
+
+
 def quiet_tune() -> None:
     """sweeper prints its own progress; Tune's boxes and tables would only repeat it."""
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")  # ProgressPrinter says it
-    state_logger = logging.getLogger("ray.tune.execution.experiment_state")
-    if not any(isinstance(f, SyncRaceFilter) for f in state_logger.filters):
-        state_logger.addFilter(SyncRaceFilter())
+    _add_filter("ray.tune.execution.experiment_state", SyncRaceFilter)
+    _add_filter("ray.tune.tune", ReportedFilter)
+    _add_filter("ray.tune.execution.tune_controller", ReportedFilter)
+    quiet_mlflow()
+

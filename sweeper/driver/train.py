@@ -13,7 +13,7 @@ from sweeper.config.loaded import LoadedSpec
 from sweeper.config.params import FixedParam
 from sweeper.data.dataset import load_dataset
 from sweeper.data.pipeline import pipeline
-from sweeper.errors import SpecError, SweepFailed
+from sweeper.errors import SpecError, SweepFailed, UserInputError
 from sweeper.models.compile import batch_size
 from sweeper.models.kinds import resolve_kind
 from sweeper.notify import LogNotifier, Notifier
@@ -23,7 +23,10 @@ from sweeper.trial.holdout import evaluate_on_test
 from sweeper.trial.loop import EarlyStoppingState, LoopSettings, MissingObjective, TrialFailure, fit
 from sweeper.trial.trainable import input_info
 
-__all__ = ["SeedsSummary", "TrainResult", "require_fixed", "train", "train_seeds"]
+__all__ = ["MODEL_SUFFIXES", "SeedsSummary", "TrainResult", "check_output", "require_fixed",
+           "train", "train_seeds"]
+
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")  # what keras.Model.save writes (.keras: its own)
 
 
 @dataclass
@@ -61,10 +64,21 @@ def require_fixed(loaded: LoadedSpec) -> dict[str, Any]:
     return loaded.spec.fixed_params()
 
 
+def check_output(output: Path) -> None:
+    """A model file Keras can save, checked before anything trains (Keras itself only says so
+    after the last epoch)."""
+    if output.suffix not in MODEL_SUFFIXES:  # as Keras compares: case-sensitively
+        raise UserInputError(
+            f"--output {output}: a model file must end in .keras (Keras saves a model only "
+            f"as NAME.keras, or legacy NAME.h5); try --output {output.with_suffix('.keras')} "
+            "(nothing was trained)")
+
+
 def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
           verbose: bool = True, notifier: Notifier | None = None) -> TrainResult:
     """A sweep's trial with one fixed configuration: the same loop (early stopping, NaN
     guard, best-epoch rule); the best epoch's weights are the ones saved."""
+    check_output(output)
     notifier = notifier or LogNotifier()
     params = require_fixed(loaded)
     kind = resolve_kind(loaded)
@@ -174,6 +188,7 @@ def train_seeds(loaded: LoadedSpec, *, epochs: int | None, output: Path, first_s
                 notifier: Notifier | None = None) -> SeedsSummary:
     """Train ``count`` times (seeds first_seed, first_seed+1, ...); the first model is kept at
     ``output``, the others beside it as ``NAME-seedS.keras``."""
+    check_output(output)
     results = []
     for index in range(count):
         seed = first_seed + index

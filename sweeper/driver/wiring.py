@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,17 @@ from sweeper.errors import UserInputError
 from sweeper.models.inputs import InputInfo
 from sweeper.models.kinds import ConfigCheck, ModelKind
 from sweeper.notify import Notifier
-from sweeper.observe.progress import ProgressPrinter
-from sweeper.observe.recorder import FailureStopper, SweepRecorder
+from sweeper.observe.lost_trials import LostTrials
+from sweeper.observe.progress import ProgressPrinter, TuneTrialLinesOff
+from sweeper.observe.recorder import SweepRecorder
 from sweeper.observe.tracking.config import TrackingConfig
 from sweeper.observe.tracking.config import resolve as resolve_tracking
 from sweeper.observe.tracking.tracker import MlflowTracker
+from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionLog
+from sweeper.pruning.pruners import make_pruner
 from sweeper.pruning.schedulers import RecordingScheduler, make_scheduler
+from sweeper.search.samplers import make_sampler
 from sweeper.search.searcher import OptunaSearcher
 from sweeper.search.space import planned_trials
 from sweeper.store.layout import DECISIONS_FILE, STUDY_FILE
@@ -47,11 +52,13 @@ class Components:
     recorder: SweepRecorder
     tracker: MlflowTracker
     progress: ProgressPrinter
-    stopper: FailureStopper
+    budget: SweepBudget
 
     @property
     def callbacks(self) -> list[Any]:
-        return [self.recorder, self.tracker, self.progress]
+        recording = [self.recorder, self.tracker, self.progress]
+        return [*recording, LostTrials(self.recorder, self.scheduler.tell_lost, recording),
+                TuneTrialLinesOff()]
 
 
 def tracking_config(spec: SweepSpec, runs_dir: Path) -> TrackingConfig:
@@ -112,6 +119,7 @@ def storage(spec: SweepSpec, folder: Path) -> tuple[str, str]:
     from sweeper.driver.cluster import is_multi_node
 
     if spec.storage:
+        _check_local_storage(spec.storage)
         return spec.storage, spec.name
     if is_multi_node():
         raise UserInputError(
@@ -119,6 +127,34 @@ def storage(spec: SweepSpec, folder: Path) -> tuple[str, str]:
             f"the default {folder / 'tune'} is on this machine only. Pass --storage (or "
             "`storage:` in the file) with a folder every node mounts, or an s3:// / gs:// URI")
     return str(folder), "tune"
+
+
+def _check_local_storage(storage: str) -> None:
+    """A local storage path must be a folder sweeper can write (URIs are checked by use)."""
+    if "://" in storage:
+        return
+    path = Path(storage).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UserInputError(f"storage: {storage} is a file, not a folder; give a folder "
+                             "(every node must mount it on a cluster) or an s3:// / gs:// URI")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UserInputError(f"storage: cannot write to {storage} ({exc.strerror or exc}); "
+                             "give a folder this user can write") from None
+
+
+def _check_optuna_settings(spec: SweepSpec, parallel: bool) -> None:
+    """Build Optuna's sampler and pruner now, not at the first trial: a setting they refuse
+    then stops the start before anything is written."""
+    try:
+        make_sampler(spec, parallel, spec.search.seed)
+        make_pruner(spec)
+    except ValueError as exc:
+        raise UserInputError(f"Optuna refuses the search or scheduler settings: {exc}; "
+                             "see `sweeper validate FILE`") from None
 
 
 def trainable(loaded: LoadedSpec, spec: SweepSpec, kind: ModelKind, dataset: Dataset) -> Any:
@@ -140,14 +176,15 @@ def trainable(loaded: LoadedSpec, spec: SweepSpec, kind: ModelKind, dataset: Dat
 
 def components(spec: SweepSpec, folder: Path, started_at: float, check: ConfigCheck,
                parallel: bool, quiet: bool, tracking: TrackingConfig) -> Components:
+    _check_optuna_settings(spec, parallel)
     decisions = DecisionLog(folder / DECISIONS_FILE)
+    budget = SweepBudget(spec.budget.time_limit)
     recorder = SweepRecorder(folder, decisions, list(spec.space), started_at,
-                             spec.failures.max_consecutive_failed)
+                             spec.failures.max_consecutive_failed, budget)
     searcher = OptunaSearcher(spec, folder / STUDY_FILE, planned_trials(spec), parallel,
-                              decisions, check, recorder.record_infeasible)
-    scheduler = make_scheduler(spec, decisions, searcher)
+                              decisions, check, recorder.record_infeasible, budget)
+    scheduler = make_scheduler(spec, decisions, searcher, budget)
     progress = ProgressPrinter(recorder, planned_trials(spec), spec.objective.objective(),
                                quiet=quiet)
     tracker = MlflowTracker(tracking, spec.name, folder, recorder, check.logged)
-    return Components(searcher, scheduler, recorder, tracker, progress,
-                      FailureStopper(recorder))
+    return Components(searcher, scheduler, recorder, tracker, progress, budget)

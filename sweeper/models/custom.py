@@ -1,13 +1,19 @@
 """A user's model builder, ``package.module:function``, as a model kind.
 
 The module is looked up from the search-space file's folder and the current directory, so a
-builder next to the file works without installing anything. The builder keeps its
-three-argument signature: ``build(params, input_shape, num_classes) -> keras.Model``.
+builder next to the file works without installing anything; those folders are searched for
+the builder's own module only and go to the end of ``sys.path``, so a stray ``keras.py`` or
+``yaml.py`` beside it never shadows the real library. Importing the module runs its top-level
+code (also when a file is only validated). The builder keeps its three-argument signature:
+``build(params, input_shape, num_classes) -> keras.Model``.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
 import sys
 import traceback
 from pathlib import Path
@@ -65,10 +71,21 @@ class CustomKind:
         return kind
 
     def _module(self) -> Any:
+        """The builder's module: its top-level package from the file's folder or the current
+        one (else installed). The folders are appended to ``sys.path``, never put first, so
+        the builder's neighbours import while installed libraries keep their names."""
+        module_name = self.name.partition(":")[0]
         for folder in self.search_dirs:
             if folder not in sys.path:
-                sys.path.insert(0, folder)
-        return importlib.import_module(self.name.partition(":")[0])
+                sys.path.append(folder)
+        top = module_name.partition(".")[0]
+        if top not in sys.modules:
+            for folder in self.search_dirs:
+                spec = importlib.machinery.PathFinder.find_spec(top, [folder])
+                if spec is not None and spec.loader is not None:  # not a namespace folder
+                    _execute(top, spec.loader, spec)
+                    break
+        return importlib.import_module(module_name)
 
     def _function(self) -> Any:
         if self.name not in _functions:  # a worker process: import it once
@@ -93,3 +110,15 @@ class CustomKind:
         if not getattr(model, "compiled", False):
             compile_model(model, params)
         return model
+
+
+def _execute(name: str, loader: importlib.abc.Loader,
+             spec: importlib.machinery.ModuleSpec) -> None:
+    """Import ``name`` from where ``spec`` found it (as ``import`` would, without the path)."""
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise

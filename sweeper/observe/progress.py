@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from ray.tune import Callback
+from ray.tune.progress_reporter import TrialProgressCallback
 
 from sweeper.objective import Objective
 from sweeper.status import Status
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
     from sweeper.observe.recorder import SweepRecorder
 
-__all__ = ["ProgressPrinter"]
+__all__ = ["ProgressPrinter", "TuneTrialLinesOff"]
 
 
 def _finite(value: Any) -> bool:
@@ -124,3 +125,12 @@ class ProgressPrinter(Callback):
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         self._print(self.summary())
+
+
+class TuneTrialLinesOff(TrialProgressCallback):
+    """Stands in for Tune's per-trial printer, which Tune adds unless one is given and which
+    prints "Trial ... completed. Last result:" for each trial the sweep ends itself: the
+    ProgressPrinter already says so in sweeper's words."""
+
+    def _print(self, msg: str) -> None:
+        return None

@@ -12,18 +12,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from ray.tune import Callback, Stopper
+from ray.tune import Callback
 
-from sweeper.pruning.decisions import DecisionLog, final_status
+from sweeper.pruning.budget import SweepBudget
+from sweeper.pruning.decisions import DecisionLog, final_status, infrastructure_reason
 from sweeper.result import TrialResult
-from sweeper.status import Status
+from sweeper.status import Decision, Reason, Status
 from sweeper.store.layout import HISTORY_CSV, TRIALS_CSV
-from sweeper.store.tables import PARAM_PREFIX, param_column, write_table
+from sweeper.store.tables import PARAM_PREFIX, param_column, read_table, write_table
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
 
-__all__ = ["FailureStopper", "SweepRecorder"]
+__all__ = ["SweepRecorder"]
 
 LEADING_COLUMNS = ["trial_id", "number", "status", "reason", "score", "best_epoch", "epochs"]
 TRAILING_COLUMNS = ["seed", "node_id", "node_ip", "gpu_ids", "pid", "started_s", "ended_s",
@@ -34,10 +35,11 @@ class SweepRecorder(Callback):
     """Keeps one row per trial and one per (trial, epoch), and writes both as CSV."""
 
     def __init__(self, folder: Path, decisions: DecisionLog, param_names: list[str],
-                 started_at: float, max_consecutive_failed: int,
+                 started_at: float, max_consecutive_failed: int, budget: SweepBudget,
                  flush_every_s: float = 2.0) -> None:
         self.folder = Path(folder)
         self.decisions = decisions
+        self.budget = budget
         self.param_names = list(param_names)
         self.started_at = started_at
         self.max_consecutive_failed = max_consecutive_failed
@@ -56,7 +58,22 @@ class SweepRecorder(Callback):
         self.rows = state["rows"]
         self.history = state["history"]
         self.consecutive_failed = state["consecutive_failed"]
+        self._keep_ends_written_since()
         self.flush(force=True)
+
+    def _keep_ends_written_since(self) -> None:
+        """Trials that ended after Tune's last save (it saves every >= 10 s) are terminal in
+        trials.csv on disk but not in the restored state: the row on disk is the truth,
+        and the trial is not run again (the scheduler wrapper stops it)."""
+        written = read_table(self.folder / TRIALS_CSV)
+        if written.empty:
+            return
+        for row in written.astype(object).where(written.notna(), None).to_dict("records"):
+            trial_id = str(row["trial_id"])
+            kept = self.rows.get(trial_id)
+            if Status(row["status"]).terminal and (
+                    kept is None or not Status(kept["status"]).terminal):
+                self.rows[trial_id] = {**(kept or {}), **row, "reason": row["reason"] or ""}
 
     # -- helpers
     def now(self) -> float:
@@ -110,23 +127,36 @@ class SweepRecorder(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
                           **info: Any) -> None:
-        self._finish(trial, trial.last_result, error=False)
+        self._finish(trial, trial.last_result, error=None)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial,
                        **info: Any) -> None:
-        self._finish(trial, trial.last_result, error=True)
+        self._finish(trial, trial.last_result, error=infrastructure_reason(_error_of(trial)))
 
-    def _finish(self, trial: Trial, result: dict[str, Any] | None, error: bool) -> None:
+    def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial,
+                         **info: Any) -> None:
+        """A lost worker Tune will retry: unless Ray killed it for memory, which a retry
+        would only repeat; then the scheduler wrapper ends it as failed (oom)."""
+        if infrastructure_reason(_error_of(trial)) == Reason.OOM:
+            epoch = int(self._row(trial).get("epochs") or 0)
+            self.decisions.record(trial.trial_id, Decision.ENDED, epoch, "memory", Reason.OOM)
+
+    def _finish(self, trial: Trial, result: dict[str, Any] | None,
+                error: Reason | None) -> None:
         row = self._row(trial)
+        if Status(row["status"]).terminal:
+            return  # it ended before a driver crash; that end is on disk already
         record = TrialResult.from_tune(result)
         status, reason = final_status(self.decisions, trial.trial_id, record, error)
         row["status"], row["reason"] = status.value, reason.value
         row["ended_s"] = self.now()
         if status == Status.FAILED:
             detail = (record.error if record is not None else "") or (
-                str(trial.error_file or "") if error else "")
+                str(_error_of(trial) or "") if error is not None else "")
             row["error"] = str(detail)[-2000:]
             self.consecutive_failed += 1
+            if self.too_many_failures:
+                self.budget.stop(Reason.SWEEP_STOPPED)
         else:
             self.consecutive_failed = 0
         self.flush(force=True)
@@ -165,14 +195,9 @@ class SweepRecorder(Callback):
         self.flush(force=True)
 
 
-class FailureStopper(Stopper):
-    """Ends the sweep after too many failed trials in a row (instead of failing forever)."""
-
-    def __init__(self, recorder: SweepRecorder) -> None:
-        self.recorder = recorder
-
-    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-        return False
-
-    def stop_all(self) -> bool:
-        return self.recorder.too_many_failures
+def _error_of(trial: Trial) -> BaseException | str | None:
+    """The error Tune recorded for the trial (the exception where it could be pickled)."""
+    try:
+        return trial.get_pickled_error() or trial.get_error()
+    except Exception:  # the file may be gone; the reason then is the plain one
+        return None

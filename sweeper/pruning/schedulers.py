@@ -16,6 +16,7 @@ from ray.tune.schedulers import (
 )
 
 from sweeper.config.schema import SweepSpec
+from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionLog
 from sweeper.result import OBJECTIVE_KEY, TIME_KEY, TrialResult
 from sweeper.status import Decision, Status
@@ -32,6 +33,14 @@ class PruningBridge(Protocol):
     def observe(self, trial_id: str, result: TrialResult) -> None: ...
 
     def should_prune(self, trial_id: str) -> bool: ...
+
+    def already_ended(self, trial_id: str) -> bool:
+        """Whether Optuna was told the trial's end (it finished after Tune's last save)."""
+        ...
+
+    def is_live(self, trial_id: str) -> bool:
+        """Whether the trial was handed out and its end not told yet."""
+        ...
 
 
 class _RecordingController:
@@ -51,17 +60,36 @@ class _RecordingController:
 
 class RecordingScheduler(TrialScheduler):
     """Wraps a scheduler: forwards everything, records STOP and PAUSE as decisions, and tells
-    Optuna each healthy epoch first (Tune skips the searcher for the result it stops on)."""
+    Optuna each healthy epoch first (Tune skips the searcher for the result it stops on).
+
+    It is also where the sweep ends trials itself, through Tune's normal ``stop_trial`` (so
+    every hook runs): all live trials once the budget is over, a trial the memory check
+    ended, and a restored trial whose end Optuna already knows. Tune asks
+    ``choose_trial_to_run`` on every step of its loop, which makes it the place to look."""
 
     def __init__(self, inner: TrialScheduler, decisions: DecisionLog, max_epochs: int,
-                 name: str, bridge: PruningBridge) -> None:
+                 name: str, bridge: PruningBridge, budget: SweepBudget) -> None:
         super().__init__()
         self.inner = inner
         self.decisions = decisions
         self.bridge = bridge
+        self.budget = budget
         self.max_epochs = max_epochs
         self.name = name
         self._epoch: dict[str, int] = {}
+        self._search_alg: Any = None  # Tune's, as the controller hands it to schedulers
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_search_alg"] = None
+        return state
+
+    def tell_lost(self, trial_id: str) -> None:
+        """Tell the searcher that Tune ended a trial without saying so (a failed reset of
+        a reused worker), through Tune's search_alg: its concurrency limiter would
+        otherwise count the trial as running for ever, and Tune would wait for ever."""
+        if self._search_alg is not None and self.bridge.is_live(trial_id):
+            self._search_alg.on_trial_complete(trial_id)
 
     @property
     def metric(self) -> str | None:
@@ -80,10 +108,14 @@ class RecordingScheduler(TrialScheduler):
 
     def _stopped_directly(self, trial: Trial) -> None:
         epoch = self._epoch.get(trial.trial_id, 0)
-        if epoch < self.max_epochs:
+        over = self.budget.over()
+        if over is not None:  # e.g. HyperBand closing a bracket as the sweep ends
+            self.decisions.record(trial.trial_id, Decision.ENDED, epoch, "sweep", over)
+        elif epoch < self.max_epochs:
             self.decisions.record(trial.trial_id, Decision.PRUNED, epoch, self.name)
 
     def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
+        self._search_alg = tune_controller.search_alg
         self.inner.on_trial_add(self._wrap(tune_controller), trial)
 
     def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
@@ -112,7 +144,25 @@ class RecordingScheduler(TrialScheduler):
     def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
         self.inner.on_trial_remove(self._wrap(tune_controller), trial)
 
+    def _end_trials(self, tune_controller: Any) -> None:
+        """Stop the live trials the sweep itself ends (see the class docstring)."""
+        over = self.budget.over()
+        for trial in list(tune_controller.get_live_trials()):
+            if trial.status not in (trial.PENDING, trial.RUNNING, trial.PAUSED):
+                continue
+            epoch = self._epoch.get(trial.trial_id, 0)
+            if self.bridge.already_ended(trial.trial_id):
+                tune_controller.stop_trial(trial)
+            elif self.decisions.ended(trial.trial_id) is not None:
+                tune_controller.stop_trial(trial)  # e.g. its worker was killed for memory
+            elif over is not None:
+                self.decisions.record(trial.trial_id, Decision.ENDED, epoch, "sweep", over)
+                tune_controller.stop_trial(trial)
+
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
+        self._end_trials(tune_controller)
+        if self.budget.over() is not None:
+            return None
         trial = self.inner.choose_trial_to_run(self._wrap(tune_controller))
         if trial is not None:
             last = self.decisions.last(trial.trial_id)
@@ -138,8 +188,8 @@ class OptunaPrunerScheduler(FIFOScheduler):
         return TrialScheduler.CONTINUE
 
 
-def make_scheduler(spec: SweepSpec, decisions: DecisionLog,
-                   bridge: PruningBridge) -> RecordingScheduler:
+def make_scheduler(spec: SweepSpec, decisions: DecisionLog, bridge: PruningBridge,
+                   budget: SweepBudget) -> RecordingScheduler:
     """The file's scheduler, wrapped to record its decisions."""
     s = spec.scheduler
     mode = spec.objective.direction
@@ -160,4 +210,4 @@ def make_scheduler(spec: SweepSpec, decisions: DecisionLog,
         inner = FIFOScheduler()
     else:
         inner = OptunaPrunerScheduler(bridge)
-    return RecordingScheduler(inner, decisions, max_epochs, s.kind, bridge)
+    return RecordingScheduler(inner, decisions, max_epochs, s.kind, bridge, budget)

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import BaseModel
 
 from sweeper.config.loaded import LoadedSpec
+from sweeper.config.schema import NAME_MAX_LENGTH
 from sweeper.config.yamlio import dump
 from sweeper.errors import UserInputError
 from sweeper.objective import Objective
@@ -25,7 +27,7 @@ from sweeper.store.study import open_study
 from sweeper.store.tables import trials_frame
 from sweeper.version import __version__
 
-__all__ = ["choose_trial", "export", "fixed_document", "trial_params"]
+__all__ = ["choose_trial", "export", "exported_name", "fixed_document", "trial_params"]
 
 KEPT_SECTIONS = ("data", "model", "objective", "budget", "early_stopping", "resources",
                  "tracking")
@@ -58,13 +60,36 @@ def trial_params(loaded: LoadedSpec, folder: Path, number: int) -> dict[str, Any
     return config_of(loaded.spec.space, sampled)
 
 
+def exported_name(sweep: str, number: int) -> str:
+    """``SWEEP-trial-N``, the sweep's name shortened so it stays a valid name."""
+    suffix = f"-trial-{number}"
+    return sweep[:NAME_MAX_LENGTH - len(suffix)] + suffix
+
+
+def _ran_values(loaded: LoadedSpec, section: str, written: Any) -> dict[str, Any]:
+    """The values of ``section`` that the sweep ran with but its file does not say: the
+    command-line overrides of sweep.json (``--max-epochs``, ``--gpus-per-trial``, ...),
+    which ``load_spec_for`` applied to ``loaded.spec``."""
+    ran = getattr(loaded.spec, section, None)
+    if not isinstance(ran, BaseModel):
+        return {}
+    in_file = type(ran).model_validate(written if isinstance(written, dict) else {})
+    file_values = in_file.model_dump(by_alias=True, mode="json")
+    return {key: value for key, value in ran.model_dump(by_alias=True, mode="json").items()
+            if file_values.get(key) != value}
+
+
 def fixed_document(loaded: LoadedSpec, params: dict[str, Any], row: pd.Series,
                    meta: SweepMeta) -> dict[str, Any]:
     """The exported file's content: the sweep's sections, fixed space, provenance."""
     raw = loaded.doc.data
-    document: dict[str, Any] = {"name": f"{meta.name}-trial-{int(row['number'])}"}
+    document: dict[str, Any] = {"name": exported_name(meta.name, int(row["number"]))}
     for section in KEPT_SECTIONS:
-        if section in raw:
+        ran = _ran_values(loaded, section, raw.get(section))
+        if ran:  # the file's section with the sweep's overrides, so it retrains that run
+            written = raw.get(section)
+            document[section] = {**(written if isinstance(written, dict) else {}), **ran}
+        elif section in raw:
             document[section] = dict(raw[section]) if isinstance(raw[section], dict) \
                 else raw[section]
     data_path = loaded.data_path()

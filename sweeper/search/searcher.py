@@ -24,12 +24,13 @@ from optuna.trial import TrialState
 from ray.tune.search import Searcher
 
 from sweeper.config.schema import SweepSpec
+from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionLog, final_status
 from sweeper.pruning.pruners import make_pruner
 from sweeper.result import OBJECTIVE_KEY, TrialResult
 from sweeper.search.samplers import make_sampler, training_seed
 from sweeper.search.space import suggest
-from sweeper.status import Status
+from sweeper.status import Reason, Status
 from sweeper.store.study import INFEASIBLE_ATTR
 
 __all__ = ["CONSTRAINT", "OptunaSearcher"]
@@ -44,7 +45,7 @@ class OptunaSearcher(Searcher):
 
     def __init__(self, spec: SweepSpec, study_path: Path, planned_trials: int, parallel: bool,
                  decisions: DecisionLog, feasibility: Feasibility | None,
-                 on_infeasible: InfeasibleSink) -> None:
+                 on_infeasible: InfeasibleSink, budget: SweepBudget) -> None:
         super().__init__(metric=OBJECTIVE_KEY, mode=spec.objective.direction)
         self.objective = spec.objective.objective()
         self.spec = spec
@@ -54,6 +55,8 @@ class OptunaSearcher(Searcher):
         self.decisions = decisions
         self.feasibility = feasibility
         self.on_infeasible = on_infeasible
+        self.budget = budget
+        self.ended_before: set[str] = set()  # restored trials Optuna already saw end
         self.issued = 0  # trials handed to Tune plus infeasible ones: what the budget counts
         self.live: dict[str, int] = {}  # Tune trial id -> Optuna trial number
         self.reported: dict[str, int] = {}  # Tune trial id -> last epoch told to Optuna
@@ -100,7 +103,7 @@ class OptunaSearcher(Searcher):
         return True
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:  # or Searcher.FINISHED
-        while self.issued < self.planned_trials:
+        while self.issued < self.planned_trials and self.budget.over() is None:
             trial = self.study.ask()
             self._trials[trial.number] = trial
             params = suggest(trial, self.spec.space)
@@ -137,10 +140,13 @@ class OptunaSearcher(Searcher):
             return
         # Tune passes no result for a paused trial its scheduler stops: use the last one seen.
         record = TrialResult.from_tune(result or self.last.get(trial_id))
-        status, _ = final_status(self.decisions, trial_id, record, error)
+        status, _ = final_status(self.decisions, trial_id, record,
+                                 Reason.WORKER_DIED if error else None)
         score = record.score if record is not None else None
         trial = self._trial(number)
-        if status == Status.PRUNED:
+        if self.study.get_trials(deepcopy=False)[number].state.is_finished():
+            pass  # told before a driver crash (it finished after Tune's last save): keep that
+        elif status == Status.PRUNED:
             self.study.tell(trial, state=TrialState.PRUNED)
         elif status.scored and score is not None:
             self.study.tell(trial, score)
@@ -149,6 +155,13 @@ class OptunaSearcher(Searcher):
         self.reported.pop(trial_id, None)
         self.last.pop(trial_id, None)
         self._trials.pop(number, None)
+        self.ended_before.discard(trial_id)
+
+    def already_ended(self, trial_id: str) -> bool:
+        return trial_id in self.ended_before
+
+    def is_live(self, trial_id: str) -> bool:
+        return trial_id in self.live
 
     # -- the bridge the scheduler wrapper and Optuna pruners use
     def observe(self, trial_id: str, result: TrialResult) -> None:
@@ -184,7 +197,7 @@ class OptunaSearcher(Searcher):
 
     def save(self, checkpoint_path: str) -> None:
         state = {"issued": self.issued, "live": self.live, "reported": self.reported,
-                 "last": self.last}
+                 "last": self.last, "budget": self.budget.to_state()}
         Path(checkpoint_path).write_text(json.dumps(state))
 
     def restore(self, checkpoint_path: str) -> None:
@@ -193,7 +206,13 @@ class OptunaSearcher(Searcher):
         self.live = {k: int(v) for k, v in state["live"].items()}
         self.reported = {k: int(v) for k, v in state["reported"].items()}
         self.last = state.get("last", {})
+        self.budget.restore(state.get("budget", {}))
         self._fail_orphans()
+        # by the Tune id Optuna recorded: this state and Tune's trial list are saved at
+        # different moments, so a trial Tune restores may be unknown here
+        self.ended_before = {str(t.user_attrs["tune_trial_id"])
+                             for t in self.study.get_trials(deepcopy=False)
+                             if t.state.is_finished() and "tune_trial_id" in t.user_attrs}
 
     def _fail_orphans(self) -> None:
         """Optuna trials asked after Tune's last saved state never ran: mark them FAIL."""

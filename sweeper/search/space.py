@@ -7,7 +7,6 @@ when its condition holds, so samplers never see values that mean nothing.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from sweeper.config.params import (
     FloatParam,
     IntParam,
     condition_order,
+    grid_count,
 )
 from sweeper.config.schema import SweepSpec
 
@@ -94,10 +94,9 @@ def grid_points(space: dict[str, AnyParam]) -> dict[str, list[Any]]:
 
 
 def grid_size(space: dict[str, AnyParam]) -> int | None:
-    """Number of grid points when every parameter is discrete, else None."""
-    if not all(p.discrete for p in space.values()):
-        return None
-    return math.prod(len(v) for v in grid_points(space).values())
+    """Number of grid points when every parameter is discrete, else None (arithmetic: the
+    grid itself is never made)."""
+    return grid_count(space)
 
 
 def _enumerate_grid(space: dict[str, AnyParam]) -> Iterator[dict[str, Any]]:

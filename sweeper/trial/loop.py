@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     import keras
 
 __all__ = ["EarlyStoppingState", "EpochSink", "LoopSettings", "MissingObjective",
-           "TrialFailure", "classify", "fit"]
+           "StopRequested", "TrialFailure", "classify", "fit"]
 
 EpochSink = Callable[[TrialResult, "keras.Model"], None]
+StopCheck = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,11 @@ class TrialFailure(Exception):
         self.detail = detail
 
 
+class StopRequested(Exception):
+    """The caller asked the loop to stop (Tune stopped the trial): end within the batch,
+    report nothing more."""
+
+
 class MissingObjective(TrialFailure):
     """The model does not log the objective's metric."""
 
@@ -91,13 +97,24 @@ def classify(exc: BaseException) -> TrialFailure:
     if isinstance(exc, TrialFailure):
         return exc
     detail = "".join(traceback.format_exception(exc)).strip()
-    if isinstance(exc, tf.errors.ResourceExhaustedError | MemoryError) or "OOM" in str(exc)[:200]:
+    if isinstance(exc, tf.errors.ResourceExhaustedError | MemoryError) or _says_oom(str(exc)):
         return TrialFailure(Reason.OOM, detail)
     return TrialFailure(Reason.ERROR, detail)
 
 
+# How TensorFlow, XLA and cuDNN word an allocation failure they raise as another type
+_OOM_TEXT = ("OOM when allocating", "out of memory", "Out of memory", "CUDA_ERROR_OUT_OF_MEMORY",
+             "RESOURCE_EXHAUSTED")
+
+
+def _says_oom(text: str) -> bool:
+    """An allocation failure by its words, not any text that happens to contain "OOM"."""
+    return any(marker in text for marker in _OOM_TEXT)
+
+
 def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: TrialResult,
-                    sink: EpochSink, resumed_from: int | None) -> Any:
+                    sink: EpochSink, resumed_from: int | None,
+                    stop_requested: StopCheck | None) -> Any:
     import keras
 
     class EpochLoop(keras.callbacks.Callback):
@@ -119,6 +136,8 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
             self.epoch = epoch
 
         def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            if stop_requested is not None and stop_requested():
+                raise StopRequested  # a stopped trial frees its worker now, not an epoch later
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
                 # stop at once: a NaN never reaches an epoch report, the scheduler or a score
@@ -131,6 +150,8 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
                 self.model.stop_training = True
                 raise TrialFailure(Reason.NAN_LOSS, f"non-finite metrics at epoch {epoch + 1}: "
                                    f"{logs}")
+            if stop_requested is not None and stop_requested():
+                raise StopRequested
             metric = settings.objective.metric
             if metric not in logs:
                 raise MissingObjective(metric, list(logs))
@@ -160,13 +181,16 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
 
 def fit(model: keras.Model, data: Dataset, params: dict[str, Any], seed: int,
         settings: LoopSettings, state: EarlyStoppingState, base: TrialResult, sink: EpochSink,
-        resumed_from: int | None = None, verbose: int = 0) -> None:
+        resumed_from: int | None = None, verbose: int = 0,
+        stop_requested: StopCheck | None = None) -> None:
     """Train from ``state.epoch`` to at most ``settings.max_epochs``, one sink call per epoch.
 
-    Raises TrialFailure (NaN, a missing objective metric); other errors propagate."""
+    Raises TrialFailure (NaN, a missing objective metric) and StopRequested (once
+    ``stop_requested`` says so, checked after every batch); other errors propagate."""
     size = batch_size(params)
     model.fit(
         pipeline(data.x_train, data.y_train, size, training=True, seed=seed + state.epoch),
         validation_data=pipeline(data.x_val, data.y_val, size, training=False, seed=seed),
         epochs=settings.max_epochs, initial_epoch=state.epoch, shuffle=False,  # the pipeline
-        verbose=verbose, callbacks=[_epoch_callback(settings, state, base, sink, resumed_from)])
+        verbose=verbose, callbacks=[_epoch_callback(settings, state, base, sink, resumed_from,
+                                   stop_requested)])

@@ -7,6 +7,7 @@ last checkpoint. TensorFlow stays imported in the worker across trials (actor re
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +19,14 @@ from sweeper.models.kinds import ModelKind
 from sweeper.result import TrialResult
 from sweeper.status import Status
 from sweeper.trial.checkpoint import read_checkpoint, write_checkpoint
-from sweeper.trial.loop import EarlyStoppingState, LoopSettings, TrialFailure, classify, fit
+from sweeper.trial.loop import (
+    EarlyStoppingState,
+    LoopSettings,
+    StopRequested,
+    TrialFailure,
+    classify,
+    fit,
+)
 from sweeper.trial.process import configure_process, placement
 
 __all__ = ["TrialPayload", "TrialSettings", "input_info", "run_trial"]
@@ -68,9 +76,27 @@ def _reporter(state: EarlyStoppingState) -> Any:
     return report
 
 
+# Tune waits this long for a stopped trial's thread before it reuses the worker, and fails
+# the next trial when the wait runs out (2 s by default: shorter than most epochs). The loop
+# stops within a batch; this only bounds a batch that is slow itself.
+THREAD_TIMEOUT_ENV = "TUNE_FUNCTION_THREAD_TIMEOUT_S"
+THREAD_TIMEOUT_S = "120"
+
+
+def _stop_requested() -> bool:
+    """Whether Tune has stopped this trial (its session's stop event, set by
+    ``reset_config``/``stop`` while the training thread still runs)."""
+    from ray.train._internal.session import get_session
+
+    session = get_session()
+    event = getattr(session, "stop_event", None)
+    return bool(event is not None and event.is_set())
+
+
 def run_trial(config: dict[str, Any], payload: TrialPayload) -> None:
     """The Tune trainable. ``config`` = {"params": sampled values, "seed": int, "number": int}."""
     settings = payload.settings
+    os.environ.setdefault(THREAD_TIMEOUT_ENV, THREAD_TIMEOUT_S)
     configure_process(settings.cpus_per_trial, settings.gpus_per_trial)
     import keras
     from ray import tune
@@ -98,7 +124,9 @@ def run_trial(config: dict[str, Any], payload: TrialPayload) -> None:
         if state.epoch >= settings.loop.max_epochs:
             return
         fit(model, payload.data(), params, seed, settings.loop, state, base, _reporter(state),
-            resumed_from)
+            resumed_from, stop_requested=_stop_requested)
+    except StopRequested:
+        return  # Tune stopped the trial: it has every result it will use
     except TrialFailure as failure:
         _report_failure(base, state, failure)
     except Exception as exc:  # every trial-level error ends the trial, not the sweep

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from sweeper.store.tables import read_table
-from tests.conftest import sweeper, write_space
-from tests.mlflow_checks import assert_sweep_in_mlflow
+from tests.conftest import free_port, sweeper, write_space
+from tests.mlflow_checks import MlflowServer, assert_sweep_in_mlflow
+from tests.optuna_checks import assert_study_matches_trials
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.faults]
 
@@ -73,6 +74,10 @@ def test_sigkill_driver_then_resume_counts_every_trial_once(tmp_path: Path,
     assert trials["status"].isin(["completed"]).all()
     assert_sweep_in_mlflow(f"sqlite:///{runs / 'mlflow.db'}", "killed", trials,
                            read_table(runs / "killed" / "history.csv"))
+    # a trial that ended after Tune's last save is not told to Optuna twice: the study
+    # has one COMPLETE trial per row, with the row's score
+    assert_study_matches_trials(runs / "killed", "killed", trials)
+    assert "Error stopping trial" not in result.stderr
 
 
 def test_killed_worker_restarts_its_trial_from_the_last_checkpoint(tmp_path: Path,
@@ -129,6 +134,55 @@ def test_consecutive_failures_stop_the_sweep_with_a_message(tmp_path: Path,
     failed = trials[trials["status"] == "failed"]
     assert len(failed) >= 3
     assert failed["error"].str.contains("RuntimeError: this builder never works").all()
+    # the stop ends every trial through the normal path: none is left running anywhere
+    assert trials["ended_s"].notna().all() and trials["status"].isin(
+        ["failed", "pruned"]).all(), trials[["status", "reason"]]
+    assert_study_matches_trials(runs / "hopeless", "hopeless", trials)
+
+
+def test_time_limit_ends_every_trial_in_flight_as_pruned(tmp_path: Path,
+                                                        ray_head: str) -> None:
+    path = write_space(tmp_path, "timed", DIGITS.replace(
+        "max_epochs: %(epochs)d}", "max_epochs: %(epochs)d, time_limit: 12s}") % {
+        "trials": 30, "epochs": 60, "concurrency": 2})
+    runs = tmp_path / "runs"
+    started = time.monotonic()
+    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
+                     timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "time limit reached" in result.stdout
+    assert time.monotonic() - started < 120
+    trials = read_table(runs / "timed" / "trials.csv")
+    assert 1 <= len(trials) < 30  # the limit came before the trials ran out
+    assert trials["ended_s"].notna().all()
+    assert trials["status"].isin(["completed", "pruned"]).all(), trials[["status", "reason"]]
+    cut = trials[trials["status"] == "pruned"]
+    assert len(cut) >= 1 and (cut["reason"] == "time_limit").all()
+    assert_study_matches_trials(runs / "timed", "timed", trials)
+    assert_sweep_in_mlflow(f"sqlite:///{runs / 'mlflow.db'}", "timed", trials,
+                           read_table(runs / "timed" / "history.csv"))
+
+
+def test_a_trial_tune_cannot_place_on_a_reused_worker_is_recorded(tmp_path: Path) -> None:
+    """Tune's reset of a reused worker fails when the previous trial's thread is still
+    alive (here forced: a wait of 0 s, and ASHA stops each trial at its last epoch, so its
+    thread is still winding down); Tune then ends the new trial without a hook."""
+    path = write_space(tmp_path, "unplaced", DIGITS.replace(
+        "scheduler: {kind: fifo}", "scheduler: {kind: asha, grace_period: 2}") % {
+        "trials": 4, "epochs": 2, "concurrency": 1})
+    runs = tmp_path / "runs"
+    env = {**os.environ, "TUNE_FUNCTION_THREAD_TIMEOUT_S": "0"}
+    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", "local",
+                     env=env, timeout=400)
+    assert result.returncode == 0, result.stdout + result.stderr
+    trials = read_table(runs / "unplaced" / "trials.csv")
+    assert len(trials) == 4 and trials["ended_s"].notna().all()
+    unplaced = trials[trials["reason"] == "not_placed"]
+    assert len(unplaced) >= 1 and (unplaced["status"] == "failed").all()
+    assert_study_matches_trials(runs / "unplaced", "unplaced", trials)
+    assert "Could not re-use actor" not in result.stderr  # sweeper says it: not_placed
+    assert_sweep_in_mlflow(f"sqlite:///{runs / 'mlflow.db'}", "unplaced", trials,
+                           read_table(runs / "unplaced" / "history.csv"))
 
 
 def test_unwritable_runs_dir_is_refused_before_any_work(tmp_path: Path) -> None:
@@ -146,7 +200,9 @@ def test_secrets_never_reach_mlflow(tmp_path: Path, ray_head: str) -> None:
     secret = "s3cr3t-value-4711"
     path = write_space(tmp_path, "secretive", DIGITS % {"trials": 2, "epochs": 1,
                                                         "concurrency": 2}
-                       + f"storage: null  # s3://user:{secret}@bucket would be redacted\n")
+                       + f"storage: null  # s3://user:{secret}@bucket would be redacted\n"
+                       f"# so would s3://u:p@ss{secret}@b, s3://b?secret_key={secret} and "
+                       f"https://h/?X-Amz-Signature={secret}&token={secret}\n")
     runs = tmp_path / "runs"
     env = {**os.environ, "AWS_SECRET_ACCESS_KEY": secret, "MLFLOW_TRACKING_TOKEN": secret}
     result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
@@ -194,3 +250,113 @@ def test_memory_stays_flat_over_100_trials_in_one_worker(tmp_path: Path,
     # (tensorflow#61791, keras#20552; only run_eagerly avoids it): ~550 MB here. The bound
     # catches anything sweeper would add on top (a dataset copy per trial is 10+ MB).
     assert growth < 800, f"resident memory grew {growth:.0f} MB over 100 trials"
+
+
+def test_a_sweep_that_ended_while_mlflow_was_down_is_completed_by_resume(
+        tmp_path: Path, ray_head: str) -> None:
+    """The documented recovery: the sweep ends with MLflow down (its updates stay in the
+    log), MLflow comes back, `sweeper resume NAME` writes them; the end is not run again
+    (no second summary, no second model version), however often resume runs."""
+    from mlflow import MlflowClient
+
+    server = MlflowServer(tmp_path / "server", free_port()).start()
+    path = write_space(tmp_path, "ended-down", DIGITS % {"trials": 3, "epochs": 2,
+                                                         "concurrency": 1})
+    runs = tmp_path / "runs"
+    driver = start(path, runs, ray_head, "--tracking-uri", server.uri,
+                   "--register-model", "ended-down-cnn")
+    try:
+        wait_for(lambda: completed(runs / "ended-down" / "trials.csv") >= 1)
+        server.stop()  # down from here to the sweep's end
+        out, err = driver.communicate(timeout=600)
+        assert driver.returncode == 0, out + err
+        assert "not written yet" in out and "sweeper resume ended-down" in out
+        server.start()
+        for _ in range(2):  # the recovery, and a resume too many
+            result = sweeper("resume", "ended-down", "--runs-dir", str(runs),
+                             "--address", ray_head)
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert "had already finished" in result.stdout
+        folder = runs / "ended-down"
+        trials = read_table(folder / "trials.csv")
+        assert_sweep_in_mlflow(server.uri, "ended-down", trials,
+                               read_table(folder / "history.csv"))
+        client = MlflowClient(server.uri)
+        assert len(client.search_model_versions("name='ended-down-cnn'")) == 1
+        parent = next(r for r in client.search_runs(
+            [client.get_experiment_by_name("ended-down").experiment_id])
+            if r.data.tags.get("sweeper.role") == "sweep")
+        assert len(client.get_metric_history(parent.info.run_id, "trials_completed")) == 1
+        assert_study_matches_trials(folder, "ended-down", trials)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        server.stop()
+
+
+def test_a_start_that_never_reached_tunes_state_is_not_a_sweep(tmp_path: Path,
+                                                              ray_head: str) -> None:
+    """Nothing is resumable before Tune writes its state, so nothing may claim the name:
+    a start refused (storage that is a file) leaves no sweep.json, and one killed in that
+    window (here: the sweep.json such a kill left, naming Tune state that never came) is
+    replaced by the next `run`, while `resume` says why it cannot."""
+    import json
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    path = write_space(tmp_path, "early", DIGITS % {"trials": 1, "epochs": 1,
+                                                    "concurrency": 1})
+    runs = tmp_path / "runs"
+    refused = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
+                      "--storage", str(blocker))
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "is a file, not a folder" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (runs / "early" / "sweep.json").exists()
+
+    (runs / "early").mkdir(parents=True)  # what a kill before Tuner() left behind
+    (runs / "early" / "sweep.yaml").write_text(path.read_text())
+    (runs / "early" / "sweep.json").write_text(json.dumps({
+        "name": "early", "source_file": str(path), "base_dir": str(tmp_path),
+        "spec_sha256": "0" * 64, "overrides": {}, "started_at": 0.0,
+        "experiment_path": str(runs / "early" / "tune")}))
+    resumed = sweeper("resume", "early", "--runs-dir", str(runs), "--address", ray_head)
+    assert resumed.returncode == 2, resumed.stdout + resumed.stderr
+    assert "before Tune saved any state" in resumed.stderr
+    assert "Traceback" not in resumed.stderr
+    again = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(read_table(runs / "early" / "trials.csv")) == 1
+
+
+def test_a_failed_trial_stays_failed_across_a_resume(tmp_path: Path, ray_head: str) -> None:
+    """A trial whose worker died for good (no retries) was told FAIL and recorded failed;
+    resuming the interrupted sweep does not run it again (Tune's resume_errored would)."""
+    body = DIGITS.replace("max_failures: 1", "max_failures: 0") % {
+        "trials": 3, "epochs": 40, "concurrency": 1}
+    path = write_space(tmp_path, "died", body)
+    runs = tmp_path / "runs"
+    driver = start(path, runs, ray_head)
+    table, history = runs / "died" / "trials.csv", runs / "died" / "history.csv"
+    try:
+        wait_for(lambda: len(read_table(history)) >= 2)
+        os.kill(int(read_table(table)["pid"].iloc[0]), signal.SIGKILL)
+        wait_for(lambda: (read_table(table)["status"] == "failed").any())
+        wait_for(lambda: len(read_table(table)) >= 2)
+        driver.send_signal(signal.SIGINT)
+        out, err = driver.communicate(timeout=120)
+        assert driver.returncode == 130, out + err
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    before = read_table(table).set_index("trial_id")
+    lost = before.index[before["status"] == "failed"][0]
+    assert before.loc[lost, "reason"] == "worker_died"
+    result = sweeper("resume", "died", "--runs-dir", str(runs), "--address", ray_head)
+    assert result.returncode == 0, result.stdout + result.stderr
+    after = read_table(table).set_index("trial_id")
+    assert len(after) == 3
+    assert after.loc[lost, "status"] == "failed" and after.loc[lost, "reason"] == "worker_died"
+    assert after.loc[lost, "ended_s"] == before.loc[lost, "ended_s"]  # not run again
+    assert after.drop(index=lost)["status"].eq("completed").all()
+    assert_study_matches_trials(runs / "died", "died", after.reset_index())
+

@@ -57,3 +57,34 @@ def test_train_and_a_sweep_trial_give_the_same_history(tmp_path: Path) -> None:
     trials = read_table(runs / "one-loop" / "trials.csv")
     assert report["best_epoch"] == int(trials["best_epoch"][0])
     assert abs(report["objective"] - float(trials["score"][0])) <= TOLERANCE
+
+
+def test_a_stopped_trial_ends_within_a_batch_and_reports_nothing_more() -> None:
+    """Tune reuses a worker only once the stopped trial's thread has ended (and fails the
+    next trial after a short wait): the loop checks for the stop after every batch."""
+    from sweeper.config import loads
+    from sweeper.data.dataset import load_dataset
+    from sweeper.models.kinds import resolve_kind
+    from sweeper.result import TrialResult
+    from sweeper.status import Status
+    from sweeper.trial.loop import EarlyStoppingState, LoopSettings, StopRequested, fit
+    from sweeper.trial.trainable import input_info
+
+    loaded = loads("data: {source: digits}\nbudget: {trials: 1, max_epochs: 3}\n"
+                   "space: {filters: 4, depth: 1, dense_units: 0}\n")
+    dataset = load_dataset(loaded)
+    params = {"filters": 4, "depth": 1, "dense_units": 0}
+    model = resolve_kind(loaded).build(params, input_info(dataset, False))
+    asked: list[int] = []
+    epochs: list[TrialResult] = []
+
+    def stop_requested() -> bool:
+        asked.append(1)
+        return len(asked) >= 3  # Tune stops the trial during its third batch
+
+    with pytest.raises(StopRequested):
+        fit(model, dataset, params, 0, LoopSettings.of(loaded.spec), EarlyStoppingState(),
+            TrialResult(number=0, seed=0, epoch=0, status=Status.RUNNING),
+            lambda result, _: epochs.append(result), stop_requested=stop_requested)
+    assert len(asked) == 3 and epochs == []  # three batches of the first epoch, no report
+    assert int(model.optimizer.iterations.numpy()) == 3

@@ -7,10 +7,7 @@ named by RAY_AUTH_TOKEN_PATH, and no ~/.ray/auth_token."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from sweeper.store.tables import read_table
-from tests.conftest import RAY, free_port, write_space
+from tests.conftest import free_port, write_space
+from tests.ray_nodes import RayNode, alive_nodes, wait_for_nodes
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -37,69 +35,6 @@ space:
   filters: 8
   dense_units: 0
 """
-
-LIST_NODES = """\
-import json, sys, ray
-ray.init(address=sys.argv[1], logging_level="ERROR")
-print(json.dumps([{"id": n["NodeID"], "head": "node:__internal_head__" in n["Resources"],
-                   "gpus": n["Resources"].get("GPU", 0)} for n in ray.nodes() if n["Alive"]]))
-"""
-
-
-class RayNode:
-    """One `ray start --block` and everything it starts: one session, as one machine.
-
-    Ray puts each worker process in a process group of its own, so killing the group of
-    `ray start` would leave the trials training on as orphans; a machine that dies takes its
-    whole session with it."""
-
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        env = {**os.environ, "RAY_AUTH_MODE": "token", **(env or {})}
-        self.process = subprocess.Popen(
-            [RAY, "start", *args, "--node-ip-address=127.0.0.1", "--disable-usage-stats",
-             "--block"], env=env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, sig)
-        for pid in self.session():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-
-    def session(self) -> list[int]:
-        """Every process of this node's session (/proc/PID/stat: session is field 6)."""
-        found = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                fields = stat.read_text().rpartition(")")[2].split()
-                if int(fields[3]) == self.process.pid:
-                    found.append(int(stat.parent.name))
-        return found
-
-    def stop(self) -> None:
-        self.kill(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=20)
-        self.kill(signal.SIGKILL)  # what SIGTERM left behind (gcs_server lingers)
-        self.process.wait(timeout=20)
-
-
-def alive_nodes(address: str) -> list[dict[str, object]]:
-    result = subprocess.run([sys.executable, "-c", LIST_NODES, address], capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "RAY_AUTH_MODE": "token"})
-    return json.loads(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else []
-
-
-def wait_for_nodes(address: str, count: int) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        nodes = alive_nodes(address)
-        if len(nodes) == count:
-            return nodes
-        time.sleep(1)
-    raise AssertionError(f"the cluster at {address} never had {count} nodes")
-
 
 @pytest.fixture
 def two_nodes(ray_token: str, tmp_path: Path) -> Iterator[tuple[str, RayNode, dict[str, str]]]:
@@ -169,3 +104,26 @@ def test_trials_run_on_both_nodes_and_survive_losing_one(
     restarted = set(rows.loc[rows["resumed_from_epoch"].notna(), "trial_id"])
     assert (trials.set_index("trial_id").loc[sorted(restarted), "node_id"] == ids["head"]).all()
     assert (tmp_path / "shared" / "two-nodes").is_dir()  # checkpoints on the shared storage
+
+
+def test_stopping_a_test_cluster_leaves_the_users_own_ray_running(ray_token: str) -> None:
+    """The shared ray_head fixture stops its head as RayNode.stop does: that one `ray
+    start` and everything it started, and not (as `ray stop --force` did) a user's own
+    cluster on the same machine."""
+    users_port, tests_port = free_port(), free_port()
+    users = RayNode("--head", f"--port={users_port}", f"--ray-client-server-port={free_port()}",
+                    "--num-cpus=1", "--include-dashboard=false")
+    try:
+        wait_for_nodes(f"127.0.0.1:{users_port}", 1)
+        tests = RayNode("--head", f"--port={tests_port}",
+                        f"--ray-client-server-port={free_port()}", "--num-cpus=1",
+                        "--include-dashboard=false")
+        wait_for_nodes(f"127.0.0.1:{tests_port}", 1)
+        assert tests.session()
+        tests.stop()
+        assert not tests.session()  # every process of the test's cluster is gone
+        with socket.socket() as probe:  # nothing listens on its GCS port any more
+            assert probe.connect_ex(("127.0.0.1", tests_port)) != 0
+        assert len(alive_nodes(f"127.0.0.1:{users_port}")) == 1  # the user's is not
+    finally:
+        users.stop()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from sweeper.observe.tracking.config import TrackingConfig
+from sweeper.observe.tracking.events import EventKind
+from sweeper.observe.tracking.tracker import APPLIED_FILE, SKIPPED_FILE, MlflowTracker
+from sweeper.status import Status
 from sweeper.store.tables import read_table
 from tests.conftest import free_port, sweeper, write_space
 from tests.mlflow_checks import MlflowServer, assert_sweep_in_mlflow
@@ -109,5 +115,51 @@ def test_server_down_mid_sweep_catches_up_after_restart(tmp_path: Path,
     try:
         assert_sweep_in_mlflow(server.uri, "outage", read_table(folder / "trials.csv"),
                                read_table(folder / "history.csv"))
+    finally:
+        server.stop()
+
+
+def trial_events(number: int) -> list[dict[str, Any]]:
+    trial_id = f"t{number}"
+    return [{"kind": EventKind.TRIAL_START, "trial_id": trial_id, "number": number,
+             "params": {"lr": 0.1}, "seed": number},
+            {"kind": EventKind.EPOCH, "trial_id": trial_id, "step": 1,
+             "metrics": {"objective": 0.5}, "timestamp": 1},
+            {"kind": EventKind.TRIAL_END, "trial_id": trial_id, "number": number,
+             "status": Status.COMPLETED.value, "reason": "", "error": "", "tags": {}}]
+
+
+def test_an_experiment_deleted_in_the_ui_mid_sweep_is_restored(tmp_path: Path) -> None:
+    """MLflow keeps a deleted experiment's name until `mlflow gc`, so the writer restores
+    it (and its runs) rather than refusing every later update; the end of the sweep says so."""
+    from mlflow import MlflowClient
+
+    server = MlflowServer(tmp_path / "server", free_port()).start()
+    try:
+        tracker = MlflowTracker(TrackingConfig(server.uri, "deleted", None), "deleted",
+                                tmp_path / "deleted", cast(Any, None))
+        for event in trial_events(0):
+            tracker.emit(event)
+        applied = tracker.folder / APPLIED_FILE
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (
+                not applied.exists() or json.loads(applied.read_text())["applied"] < 3):
+            time.sleep(0.2)
+        client = MlflowClient(server.uri)
+        experiment = client.get_experiment_by_name("deleted")
+        assert experiment is not None
+        client.delete_experiment(experiment.experiment_id)  # as the UI's delete does
+        for event in trial_events(1):
+            tracker.emit(event)
+        assert tracker.close(60) == 0  # today: refused, retried without end
+        assert client.get_experiment(experiment.experiment_id).lifecycle_stage == "active"
+        runs = client.search_runs([experiment.experiment_id])
+        trials = {r.data.tags["sweeper.trial_id"]: r.info.status for r in runs
+                  if r.data.tags.get("sweeper.role") == "trial"}
+        assert trials == {"t0": "FINISHED", "t1": "FINISHED"}
+        assert tracker.restored == experiment.experiment_id and tracker.skipped == 0
+        assert "'deleted'" in " ".join(tracker.warnings())
+        assert "restored" in " ".join(tracker.warnings())
+        assert not (tracker.folder / SKIPPED_FILE).exists()
     finally:
         server.stop()

@@ -10,9 +10,11 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sweeper.cli import main
@@ -264,6 +266,98 @@ CASES = [
           source: npz
           path: missing.npz
         """, "path:", r"data.path: no file .*missing.npz.*arrays 'x' and 'y'"),
+    # issue 13, item 10: each of these was a traceback, or accepted and wrong
+    Case("self-referencing-alias", """
+        data: {source: digits}
+        space:
+          depth: &loop [1, *loop]
+        """, "depth", r"an alias refers to the value that contains it"),
+    Case("nesting-3000-deep", "space:\n  depth: " + "[" * 3000 + "]" * 3000 + "\n",
+         "depth", r"nested more than 32 levels deep"),
+    Case("alias-bomb", "".join(
+        f"{a}: &{a} [{', '.join([f'*{p}'] * 9) if p else '1, 1, 1, 1, 1, 1, 1, 1, 1'}]\n"
+        for p, a in zip(["", "a", "b", "c", "d", "e", "f"], "abcdefg", strict=True)),
+         "a: &a", r"the file expands to more than 100,000 values"),
+    Case("resources-inf", """
+        resources:
+          cpus_per_trial: .inf
+        """, "cpus_per_trial", r"resources.cpus_per_trial: expected a finite number, got inf"),
+    Case("range-nan", """
+        space:
+          learning_rate: {float: [.nan, 0.1], log: true}
+        """, "learning_rate", r"space.learning_rate.float\[0\]: expected a finite number, "
+                              r"got nan.*write a number"),
+    Case("fixed-nan", """
+        space:
+          learning_rate: .nan
+        """, "learning_rate", r"space.learning_rate: expected a finite number, got nan"),
+    Case("choice-inf", """
+        space:
+          dropout: {choice: [0.1, .inf]}
+        """, "dropout", r"space.dropout.choice: expected a finite number, got inf"),
+    Case("condition-nan", """
+        model: {kind: "ok_builder:build"}
+        space:
+          units: {choice: [1, 2]}
+          rate: {float: [0.1, 0.2], when: {units: .nan}}
+        """, "rate", r"expected a finite number, got nan"),
+    Case("time-limit-nan", """
+        budget:
+          time_limit: .nan
+        """, "time_limit", r"budget.time_limit: expected a duration .*got nan; for no limit "
+                           r"leave time_limit out"),
+    Case("step-denormal", """
+        search: {algorithm: grid}
+        space:
+          dropout: {float: [0.0, 0.5], step: 1.0e-320}
+        """, "dropout", r"step 1e-320 cuts \[0.0, 0.5\] into more than 1,000,000 values"),
+    Case("grid-of-two-billion", """
+        search: {algorithm: grid}
+        model: {kind: "ok_builder:build"}
+        space:
+          units: {int: [0, 2147483647]}
+        """, "search:", r"search.algorithm 'grid' would run 2,147,483,648 trials .*more than "
+                        r"100,000"),
+    Case("npy-as-npz", """
+        data:
+          source: npz
+          path: images.npy
+        """, "path:", r"data.path: .*images.npy' is a .npy file \(one array\).*np.savez"),
+    Case("optuna-sha-fractional-reduction", """
+        scheduler:
+          kind: optuna_sha
+          reduction_factor: 1.5
+        """, "reduction_factor", r"scheduler.reduction_factor: scheduler 'optuna_sha' .*whole "
+                                 r"reduction_factor of at least 2, got 1.5"),
+    Case("optuna-hyperband-fractional-reduction", """
+        scheduler: {kind: optuna_hyperband, reduction_factor: 2.5}
+        """, "scheduler", r"'optuna_hyperband' .*got 2.5"),
+    Case("yaml11-key-on", """
+        space:
+          on: 1
+        """, "on: 1", r"space.on: the built-in cnn model has no parameter 'on'"),
+    Case("choice-one-and-true", """
+        model: {kind: "ok_builder:build"}
+        space:
+          units: {choice: [1, true, "1"]}
+        """, "units", r"the values 1 and true are the same value to Optuna.*quote them"),
+    # item 5: MLflow refuses these parameter names, so validate does
+    Case("mlflow-bad-character", """
+        model: {kind: "ok_builder:build"}
+        space:
+          lr@block1: 0.1
+        """, "lr@block1", r"space: the parameter name 'lr@block1' has '@', which MLflow does "
+                          r"not accept", column_of="lr@block1"),
+    Case("mlflow-name-too-long", f"""
+        model: {{kind: "ok_builder:build"}}
+        space:
+          {"u" * 251}: 0.1
+        """, "uuu", r"is 251 characters long; MLflow records parameter names of at most 250"),
+    Case("mlflow-path-name", """
+        model: {kind: "ok_builder:build"}
+        space:
+          block1//lr: 0.1
+        """, "block1//lr", r"'block1//lr' is not a plain path to MLflow"),
 ]
 
 
@@ -291,7 +385,11 @@ def test_bad_file_is_located(case: Case, tmp_path: Path,
     text = textwrap.dedent(case.text).lstrip("\n")
     path = tmp_path / "space.yaml"
     path.write_text(text)
+    (tmp_path / "ok_builder.py").write_text("def build(params, shape, classes):\n    pass\n")
+    np.save(tmp_path / "images.npy", np.zeros((2, 4, 4), np.uint8))
+    before = sorted(tmp_path.rglob("*"))
     code, out, err = run_cli(capsys, "validate", str(path))
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written
     assert code == 2, out + err
     assert "Traceback" not in err
     line, column = line_of(text, case.at)
@@ -369,3 +467,77 @@ def test_no_traceback_from_the_real_command(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"{path}:2:16: space.depth.int: low must be below high" in result.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["status", "a\x00b"], ["status", "x" * 300], ["compare", "nope", "x" * 300],
+    ["status", "nope"], ["compare", "nope"],
+])
+def test_reading_an_unknown_sweep_is_bad_input(argv: list[str], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "runs").mkdir()
+    code, _, err = run_cli(capsys, *argv, "--runs-dir", str(tmp_path / "runs"))
+    assert code == 2, err
+    assert re.search(r"^error: no sweep (can be )?named", err, re.M), err
+    assert not any((tmp_path / "runs").iterdir())
+
+
+def test_validate_sees_the_folder_image_size_run_will_use(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    for label in ("cat", "dog"):
+        (tmp_path / "images" / label).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (20, 12)).save(tmp_path / "images" / label / f"{i}.png")
+    path = tmp_path / "space.yaml"
+    path.write_text("data: {source: directory, path: images}\n"
+                    "space:\n  depth: 3\n  kernel_size: 5\n  padding: valid\n")
+    code, _, err = run_cli(capsys, "validate", str(path))
+    assert code == 2  # 64x64 (what validate assumed) fits three valid 5x5 blocks; 12x20 not
+    assert f"{path}:2:1: space: no architecture in this space is feasible at input 12x20" in err
+
+
+def test_validate_checks_the_split_run_will_make(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    np.savez(tmp_path / "small.npz", x=np.zeros((6, 8, 8), np.uint8),
+             y=np.array([0, 0, 1, 1, 2, 2]))
+    path = tmp_path / "space.yaml"
+    path.write_text("data:\n  source: npz\n  path: small.npz\n  validation_split: 0.2\n")
+    code, _, err = run_cli(capsys, "validate", str(path))
+    assert code == 2
+    assert (f"{path}:4:21: data.validation_split: validation_split 0.2 holds out 2 of 6 images "
+            "for 3 classes, so some class would have none there; raise validation_split to "
+            "at least 0.5") in err
+
+
+@pytest.mark.parametrize("name", [
+    "lr", "block1/lr", "a b", "x:y", "a-b.c_d", "lr@block1", "/lr", "a//b", "a/", "..", ".",
+    "a/../b", "ü", "a\tb", "u" * 250, "u" * 251, "a/./b", "é/x",
+])
+def test_the_parameter_name_rule_is_mlflows(name: str) -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH, _validate_param
+
+    from sweeper.config.rules import MLFLOW_KEY_MAX_LENGTH, mlflow_name_problem
+
+    assert MLFLOW_KEY_MAX_LENGTH == MAX_ENTITY_KEY_LENGTH
+    try:
+        _validate_param(name, "value")
+        accepted = True
+    except MlflowException:
+        accepted = False
+    assert (mlflow_name_problem(name) is None) == accepted, name
+
+
+def test_grid_sizes_are_counted_not_made() -> None:
+    from sweeper.config.load import loads
+    from sweeper.search.space import grid_size, planned_trials
+
+    # no kind check passed to loads: a custom builder's parameter may range this far
+    spec = loads("space:\n  units: {int: [0, 2147483647]}\n"
+                 "  dropout: {float: [0.0, 0.5], step: 1.0e-6}\n").spec
+    started = time.monotonic()
+    assert grid_size(spec.space) == 2**31 * 500_001  # a list of 2**31 ints needed 17 GB
+    assert planned_trials(spec) == 20
+    assert time.monotonic() - started < 1

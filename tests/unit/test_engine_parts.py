@@ -12,6 +12,7 @@ from sweeper.config import Overrides
 from sweeper.driver.cluster import NodeResources, check_resources
 from sweeper.errors import UserInputError
 from sweeper.objective import Objective
+from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionEntry, DecisionLog, final_status
 from sweeper.result import TrialResult
 from sweeper.status import Decision, Reason, Status
@@ -26,16 +27,53 @@ def test_final_status_comes_from_recorded_decisions(tmp_path: Path) -> None:
         return TrialResult(number=0, seed=0, epoch=2, status=status, reason=reason)
 
     running = result(Status.RUNNING)
-    assert final_status(log, "a", result(Status.COMPLETED), False) == (Status.COMPLETED,
-                                                                      Reason.NONE)
-    assert final_status(log, "a", result(Status.STOPPED_EARLY), False)[0] == Status.STOPPED_EARLY
-    assert final_status(log, "a", result(Status.FAILED, Reason.OOM), False) == (
+    assert final_status(log, "a", result(Status.COMPLETED)) == (Status.COMPLETED, Reason.NONE)
+    assert final_status(log, "a", result(Status.STOPPED_EARLY))[0] == Status.STOPPED_EARLY
+    assert final_status(log, "a", result(Status.FAILED, Reason.OOM)) == (
         Status.FAILED, Reason.OOM)
-    assert final_status(log, "a", running, True) == (Status.FAILED, Reason.WORKER_DIED)
-    # a trial Tune stopped without a scheduler decision: the sweep's time limit
-    assert final_status(log, "a", running, False) == (Status.PRUNED, Reason.TIME_LIMIT)
+    assert final_status(log, "a", running, Reason.WORKER_DIED) == (Status.FAILED,
+                                                                  Reason.WORKER_DIED)
+    assert final_status(log, "a", running, Reason.OOM) == (Status.FAILED, Reason.OOM)
+    # Tune stopped it and no decision says why: the sweep ended it, not a time limit
+    assert final_status(log, "a", running) == (Status.PRUNED, Reason.SWEEP_STOPPED)
     log.record("a", Decision.PRUNED, 2, "asha")
-    assert final_status(log, "a", running, False) == (Status.PRUNED, Reason.SCHEDULER)
+    assert final_status(log, "a", running) == (Status.PRUNED, Reason.SCHEDULER)
+    # the sweep's own ends say why, and a trial that finished first keeps its own status
+    log.record("a", Decision.ENDED, 2, "sweep", Reason.TIME_LIMIT)
+    assert final_status(log, "a", running) == (Status.PRUNED, Reason.TIME_LIMIT)
+    assert final_status(log, "a", result(Status.COMPLETED)) == (Status.COMPLETED, Reason.NONE)
+    log.record("b", Decision.ENDED, 1, "memory", Reason.OOM)
+    assert final_status(log, "b", running) == (Status.FAILED, Reason.OOM)
+    assert DecisionLog(tmp_path / "d.jsonl").ended("b") == DecisionEntry(
+        "b", Decision.ENDED, 1, "memory", Reason.OOM)
+
+
+def test_a_worker_ray_killed_for_memory_is_oom_and_any_other_death_is_not() -> None:
+    from ray.exceptions import ActorDiedError, OutOfMemoryError
+
+    from sweeper.pruning.decisions import infrastructure_reason
+
+    memory = ("Task was killed due to the node running low on memory.\nMemory on the node "
+              "(IP: 10.0.0.1, ID: ab) was 22.1GB used / 23.4GB limit (0.95)")
+    assert infrastructure_reason(OutOfMemoryError(memory)) == Reason.OOM
+    assert infrastructure_reason(memory) == Reason.OOM  # the text Tune saved, unpickled
+    died = ActorDiedError()  # SIGKILL, a node lost
+    assert infrastructure_reason(died) == Reason.WORKER_DIED
+    # Ray's text for any worker death names the OOM killer as one possible cause: no proof
+    generic = ("The actor died unexpectedly before finishing this task. Some common causes "
+               "include: (1) the process was killed by the OOM killer due to high memory usage")
+    assert infrastructure_reason(generic) == Reason.WORKER_DIED
+    assert infrastructure_reason(None) == Reason.WORKER_DIED
+
+
+def test_only_allocation_failures_are_oom_not_any_text_with_oom() -> None:
+    from sweeper.trial.loop import classify
+
+    assert classify(RuntimeError("OOM when allocating tensor with shape[64,3,3,512]")).reason \
+        == Reason.OOM
+    assert classify(MemoryError()).reason == Reason.OOM
+    assert classify(ValueError("layer 'ZOOM_in' got a bad shape")).reason == Reason.ERROR
+    assert classify(KeyError("BLOOM")).reason == Reason.ERROR
 
 
 def test_decision_log_survives_pickling_and_restarts(tmp_path: Path) -> None:
@@ -97,18 +135,45 @@ def test_searcher_state_is_written_without_a_temporary_file_in_the_synced_folder
     from sweeper.search.searcher import OptunaSearcher
 
     spec = spec_module.loads("budget: {trials: 3, max_epochs: 2}\n").spec
+    clock = [100.0]
+    budget = SweepBudget(60.0, clock=lambda: clock[0])
     searcher = OptunaSearcher(spec, tmp_path / "study.journal", 3, False,
-                              DecisionLog(tmp_path / "decisions.jsonl"), None, lambda *_: None)
+                              DecisionLog(tmp_path / "decisions.jsonl"), None, lambda *_: None,
+                              budget)
     searcher.issued = 2
+    budget.spent_s()
+    clock[0] += 45.0  # the first driver ran 45 s of the sweep's 60
     synced = tmp_path / "tune" / "driver_artifacts"
     synced.mkdir(parents=True)
     searcher.save_to_dir(str(synced), "s1")
     assert [p.name for p in synced.iterdir()] == ["searcher-state-s1.pkl"]
     assert not list((tmp_path / "tune").glob("*.tmp"))
     restored = OptunaSearcher(spec, tmp_path / "study.journal", 3, False,
-                              DecisionLog(tmp_path / "decisions.jsonl"), None, lambda *_: None)
+                              DecisionLog(tmp_path / "decisions.jsonl"), None, lambda *_: None,
+                              SweepBudget(60.0))
     restored.restore_from_dir(str(synced))
     assert restored.issued == 2
+    assert restored.budget.spent_before_s == pytest.approx(45.0)  # a resume has 15 s left
+
+
+def test_the_budget_ends_on_time_or_on_a_stop_and_can_change_while_it_runs() -> None:
+    clock = [0.0]
+    budget = SweepBudget(10.0, clock=lambda: clock[0])
+    assert budget.over() is None
+    clock[0] = 10.0
+    assert budget.over() == Reason.TIME_LIMIT
+    budget.set_time_limit(30.0)  # extended while it runs
+    assert budget.over() is None
+    budget.set_time_limit(None)
+    clock[0] = 1e6
+    assert budget.over() is None
+    budget.stop(Reason.SWEEP_STOPPED)
+    budget.stop(Reason.TIME_LIMIT)  # the first reason stands
+    assert budget.over() == Reason.SWEEP_STOPPED
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        budget.set_time_limit(float("nan"))
+    again = pickle.loads(pickle.dumps(budget))
+    assert again.over() == Reason.SWEEP_STOPPED
 
 
 def test_only_tunes_harmless_sync_race_is_silenced() -> None:
@@ -193,3 +258,65 @@ def test_tune_state_of_an_older_layout_is_bad_input_not_a_traceback() -> None:
         unpickle_old()
     with pytest.raises(ModuleNotFoundError), readable_tune_state("old", "resume it"):
         raise ModuleNotFoundError("No module named 'numpyy'", name="numpyy")
+
+
+class _Trial:
+    """What the recorder and the scheduler wrapper read of a Tune trial."""
+
+    PENDING, RUNNING, PAUSED, ERROR = "PENDING", "RUNNING", "PAUSED", "ERROR"
+
+    def __init__(self, trial_id: str, error: object) -> None:
+        self.trial_id, self.status, self.config = trial_id, self.PENDING, {"number": 0}
+        self.last_result: dict[str, object] = {}
+        self._error = error
+
+    def get_pickled_error(self) -> object:
+        return self._error
+
+    def get_error(self) -> None:
+        return None
+
+
+class _Controller:
+    def __init__(self, trials: list[_Trial]) -> None:
+        self.trials = trials
+        self.stopped: list[_Trial] = []
+
+    def get_live_trials(self) -> list[_Trial]:
+        return self.trials
+
+    def get_trials(self) -> list[_Trial]:
+        return []  # nothing for the inner FIFO scheduler to start
+
+    def stop_trial(self, trial: _Trial) -> None:
+        self.stopped.append(trial)
+
+
+def test_a_worker_killed_for_memory_is_ended_not_retried(tmp_path: Path) -> None:
+    """Tune requeues a lost worker's trial; when Ray killed it for memory, the recorder
+    marks it and the scheduler wrapper stops it (failed, oom) instead of a retry."""
+    from ray.exceptions import OutOfMemoryError
+    from ray.tune.schedulers import FIFOScheduler
+
+    from sweeper.observe.recorder import SweepRecorder
+    from sweeper.pruning.schedulers import RecordingScheduler
+
+    class Bridge:
+        def observe(self, *_: object) -> None: ...
+        def should_prune(self, trial_id: str) -> bool: return False
+        def already_ended(self, trial_id: str) -> bool: return False
+        def is_live(self, trial_id: str) -> bool: return True
+
+    log = DecisionLog(tmp_path / "d.jsonl")
+    budget = SweepBudget(None)
+    recorder = SweepRecorder(tmp_path, log, [], 0.0, 3, budget)
+    scheduler = RecordingScheduler(FIFOScheduler(), log, 5, "fifo", Bridge(), budget)
+    died, oom = _Trial("died", RuntimeError("worker died")), _Trial(
+        "oom", OutOfMemoryError("Task was killed due to the node running low on memory."))
+    for trial in (died, oom):
+        recorder.on_trial_recover(0, [], trial)  # type: ignore[arg-type]
+    controller = _Controller([died, oom])
+    scheduler.choose_trial_to_run(controller)
+    assert controller.stopped == [oom]  # the other one is retried as Tune decided
+    recorder.on_trial_complete(0, [], oom)  # type: ignore[arg-type]
+    assert (recorder.rows["oom"]["status"], recorder.rows["oom"]["reason"]) == ("failed", "oom")

@@ -13,14 +13,24 @@ from sweeper.errors import UserInputError
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["TrackingConfig", "check_reachable", "client", "redact", "resolve"]
+__all__ = ["SECRET_NAMES", "TrackingConfig", "check_reachable", "client", "redact", "resolve"]
 
-SECRET_IN_URI = re.compile(r"(?P<scheme>[a-z][\w+.-]*://)[^/@\s]+@", re.I)
+# userinfo runs to the LAST '@' before the host, so a password holding '@' goes too
+SECRET_IN_URI = re.compile(r"(?P<scheme>[a-z][\w+.-]*://)[^/?#\s]*@", re.I)
+SECRET_NAMES = ("secret", "token", "key", "password", "passwd", "pwd", "signature", "sig",
+                "credential", "auth", "session", "private")
+# a query parameter whose name looks secret: ?secret_key=..., &X-Amz-Signature=..., ;token=...
+SECRET_IN_QUERY = re.compile(
+    r"(?P<name>[?&;][\w.%-]*?(?:" + "|".join(SECRET_NAMES) + r")[\w.%-]*=)"
+    r"[^&;#\s'\"]+", re.I)  # to the next parameter, fragment, space or quote
 
 
 def redact(text: str) -> str:
-    """Credentials in URIs (``https://user:token@host``) never reach MLflow."""
-    return SECRET_IN_URI.sub(r"\g<scheme>***@", text)
+    """Credentials in URIs never reach MLflow: userinfo (``https://user:p@ss@host``, to the
+    last '@' before the host) and query parameters named like secrets (``?token=``,
+    ``&secret_key=``, ``&X-Amz-Signature=``), case-insensitively."""
+    text = SECRET_IN_URI.sub(r"\g<scheme>***@", text)
+    return SECRET_IN_QUERY.sub(r"\g<name>***", text)
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,8 @@ def check_reachable(config: TrackingConfig) -> None:
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserInputError(
-            f"the MLflow tracking store {redact(config.uri)} cannot be reached ({first[:300]}); "
+            f"the MLflow tracking store {redact(config.uri)} cannot be reached "
+            f"({redact(first)[:300]}); "
             "start the server, or pass another --tracking-uri (nothing was trained)") from None
     finally:
         for key, value in saved.items():

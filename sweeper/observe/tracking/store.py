@@ -13,10 +13,31 @@ from sweeper.observe.tracking.config import TrackingConfig, client, redact
 from sweeper.observe.tracking.events import EventKind
 from sweeper.status import Status, SweepStatus, TrackedStatus
 
-__all__ = ["MlflowStore", "log_files"]
+__all__ = ["PERMANENT_ERRORS", "MlflowStore", "is_permanent", "log_files"]
 
 RUN_STATUS = {Status.COMPLETED: "FINISHED", Status.STOPPED_EARLY: "FINISHED",
               Status.PRUNED: "KILLED", Status.FAILED: "FAILED", Status.INFEASIBLE: "FAILED"}
+
+# MLflow's error codes (mlflow/protos/databricks_pb2) for a request the store refuses for
+# good: repeating it cannot help. Others (INTERNAL_ERROR, which a connection failure or a
+# 5xx becomes after MLflow's own retries, TEMPORARILY_UNAVAILABLE for a locked database,
+# DEADLINE_EXCEEDED, REQUEST_LIMIT_EXCEEDED, and credentials refused: every update would
+# fail alike) may pass, so they are retried and stay in the log for `sweeper resume`.
+PERMANENT_ERRORS = frozenset({
+    "INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "RESOURCE_ALREADY_EXISTS",
+    "ALREADY_EXISTS", "BAD_REQUEST", "INVALID_STATE", "NOT_FOUND", "NOT_IMPLEMENTED"})
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether applying the event again cannot succeed (MLflow refused it, or it is not an
+    event this writer can apply), as opposed to a store that is away, busy or failing."""
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(exc, MlflowException):
+        return exc.error_code in PERMANENT_ERRORS
+    if isinstance(exc, OSError):  # connections, timeouts (requests' errors are OSErrors)
+        return False
+    return isinstance(exc, KeyError | TypeError | ValueError)
 
 
 class MlflowStore:
@@ -30,10 +51,19 @@ class MlflowStore:
         self.parent: str | None = None
         self.runs: dict[str, str] = {}  # trial id -> run id
         self.steps: dict[str, int] = {}  # run id -> last logged step
+        self.restored: str | None = None  # the id of a deleted experiment it restored
 
     def _experiment(self) -> str:
+        from mlflow.entities import LifecycleStage
+
         if self.experiment_id is None:
             found = self.client.get_experiment_by_name(self.config.experiment)
+            if found is not None and found.lifecycle_stage == LifecycleStage.DELETED:
+                # Deleted in the UI: MLflow keeps it, and its name, until `mlflow gc`, so
+                # no new experiment can take the name; restoring it (with its runs) keeps
+                # the sweep's record whole, where refusing would drop every later update.
+                self.client.restore_experiment(found.experiment_id)
+                self.restored = found.experiment_id
             if found is not None:
                 self.experiment_id = found.experiment_id
             else:
@@ -85,14 +115,15 @@ class MlflowStore:
         from mlflow.entities import Param
 
         existing = self.client.get_run(run_id).data.params
-        new = [Param(k, str(v)[:6000]) for k, v in params.items() if k not in existing]
+        new = [Param(k, redact(str(v))[:6000]) for k, v in params.items() if k not in existing]
         if new:
             self.client.log_batch(run_id, params=new)
 
     def _tags(self, run_id: str, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag
 
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:7000]) for k, v in tags.items()])
+        self.client.log_batch(run_id, tags=[RunTag(k, redact(str(v))[:7000])
+                                            for k, v in tags.items()])
 
     def apply(self, event: dict[str, Any]) -> None:
         getattr(self, f"_on_{EventKind(event['kind']).value}")(event)
@@ -136,7 +167,7 @@ class MlflowStore:
                 **event.get("tags", {})}
         self._tags(run_id, tags)
         if event.get("error"):
-            self.client.log_text(run_id, event["error"], "error.txt")
+            self.client.log_text(run_id, redact(event["error"]), "error.txt")
         self.client.set_terminated(run_id, RUN_STATUS[Status(event["status"])])
 
     def _on_interrupted(self, event: dict[str, Any]) -> None:

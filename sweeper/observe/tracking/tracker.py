@@ -6,11 +6,18 @@ applies the events in order; when the store is unreachable it retries, and whate
 written survives a crash in the log, to be written by ``sweeper resume``. Runs are found
 again by their tags, and each run's last logged step is known, so replays never duplicate
 a run or a (metric, step) point.
+
+An update the store refuses for good (a parameter name MLflow rejects, a run deleted in the
+UI) would block every later one if it were retried: it is retried once on a fresh store,
+then written with its error to ``mlflow-skipped.jsonl`` and counted (``skipped``), and the
+writer goes on. ``mlflow-applied.json`` counts the log's lines written or skipped; a line
+torn by a crash is cut off before the next append, and a damaged one is skipped the same way.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 import time
@@ -22,9 +29,10 @@ from ray.tune import Callback
 
 from sweeper.observe.tracking.config import TrackingConfig
 from sweeper.observe.tracking.events import EventKind
-from sweeper.observe.tracking.store import MlflowStore
+from sweeper.observe.tracking.store import MlflowStore, is_permanent
 from sweeper.result import TrialResult
 from sweeper.status import Status
+from sweeper.store import jsonlog
 from sweeper.store.tables import params_of
 
 if TYPE_CHECKING:
@@ -32,10 +40,15 @@ if TYPE_CHECKING:
 
     from sweeper.observe.recorder import SweepRecorder
 
-__all__ = ["EVENTS_FILE", "MlflowTracker"]
+__all__ = ["EVENTS_FILE", "SKIPPED_FILE", "MlflowTracker"]
 
 EVENTS_FILE = "mlflow-events.jsonl"
 APPLIED_FILE = "mlflow-applied.json"
+SKIPPED_FILE = "mlflow-skipped.jsonl"  # the updates the store refused, each with its error
+
+# what the writer is handed: the event's line number in the log, and the event (or the
+# line that could not be read); None stops it
+_Item = tuple[int, dict[str, Any] | jsonlog.BadLine] | None
 
 
 class MlflowTracker(Callback):
@@ -53,12 +66,16 @@ class MlflowTracker(Callback):
 
     def _reset(self) -> None:
         self.reconcile_on_setup = False
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._queue: queue.Queue[_Item] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._logged_infeasible: set[str] = set()
         self._seen_first_result: set[str] = set()
         self._lock = threading.Lock()
-        self.last_error: str | None = None
+        self._lines = 0  # complete lines in the log
+        self.last_error: str | None = None  # the latest error still being retried
+        self.skipped = 0  # updates refused for good in this process, see SKIPPED_FILE
+        self.last_skipped: str | None = None  # the latest of those refusals
+        self.restored: str | None = None  # a deleted experiment the writer restored
 
     def __getstate__(self) -> dict[str, Any]:
         keep = ("config", "sweep", "folder", "recorder", "derived")
@@ -82,60 +99,114 @@ class MlflowTracker(Callback):
         tmp.write_text(json.dumps({"applied": count}))
         tmp.replace(self.folder / APPLIED_FILE)
 
+    def warnings(self) -> list[str]:
+        """What the end of a sweep should warn about: updates refused for good, and a
+        deleted experiment brought back."""
+        found = []
+        if self.restored is not None:
+            found.append(f"the MLflow experiment {self.config.experiment!r} (id "
+                         f"{self.restored}) had been deleted; it was restored, with its "
+                         "runs, to hold this sweep (delete it again after the sweep, or "
+                         "set tracking.experiment to another name)")
+        if self.skipped:
+            found.append(f"{self.skipped} MLflow update(s) were refused by the tracking store "
+                         f"and skipped (last: {self.last_skipped}); each is kept with its "
+                         f"error in {self.folder / SKIPPED_FILE}")
+        return found
+
     def emit(self, event: dict[str, Any]) -> None:
         """Record an event durably and hand it to the writer; returns at once."""
         self.start()
         with self._lock:
-            with self._events_path.open("a") as handle:
-                handle.write(json.dumps(event, default=str) + "\n")
-            self._queue.put(event)
+            jsonlog.append(self._events_path, event)
+            self._lines += 1
+            self._queue.put((self._lines, event))
 
     def start(self) -> None:
         """Start the writer once, first replaying events a crashed driver left unwritten."""
         if self._thread is not None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        applied = self._applied()
-        pending = []
-        if self._events_path.exists():
-            lines = self._events_path.read_text().splitlines()
-            pending = [json.loads(line) for line in lines[applied:] if line.strip()]
-        for event in pending:
-            self._queue.put(event)
-        self._thread = threading.Thread(target=self._drain, args=(applied,),
-                                        name="sweeper-mlflow", daemon=True)
+        jsonlog.repair(self._events_path)  # a line torn by a crash was never applied
+        log = jsonlog.read(self._events_path, skip=self._applied())
+        self._lines = log.lines
+        pending: list[tuple[int, dict[str, Any] | jsonlog.BadLine]] = [*log.entries]
+        pending += [(bad.number, bad) for bad in log.bad]
+        for item in sorted(pending, key=lambda item: item[0]):
+            self._queue.put(item)
+        self._thread = threading.Thread(target=self._drain, name="sweeper-mlflow",
+                                        daemon=True)
         self._thread.start()
 
-    def _drain(self, applied: int) -> None:
+    def _drain(self) -> None:
+        # The writer retries on its own, for as long as it takes; MLflow's retries inside
+        # each request (7, backoff doubling from 2 s: minutes) would only hide an outage
+        # from it, and from the end of a sweep deciding how long to wait.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         store = MlflowStore(self.config, self.sweep)
         while True:
-            event = self._queue.get()
-            if event is None:
+            item = self._queue.get()
+            if item is None:
                 return
-            delay = 1.0
-            while True:
-                try:
-                    store.apply(event)
-                    self.last_error = None
-                    break
-                except Exception as exc:  # the store is down or refused: wait and retry
-                    self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            line, event = item
+            if isinstance(event, jsonlog.BadLine):
+                self._skip({"line": line, "text": event.text},
+                           f"line {line} of {EVENTS_FILE} is {event.problem}")
+            else:
+                store = self._apply(store, event)
+            self._mark_applied(line)
+
+    def _apply(self, store: MlflowStore, event: dict[str, Any]) -> MlflowStore:
+        """Apply one event, retrying while the store is away; returns the store to go on
+        with. A refusal is retried once on a fresh store (which finds the experiment
+        again, restoring it if it was deleted), then skipped."""
+        delay = 1.0
+        refused = False
+        while True:
+            try:
+                store.apply(event)
+                self.last_error = None
+                self.restored = store.restored or self.restored
+                return store
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {str(exc)[:300]}"
+                if is_permanent(exc) and refused:
+                    self._skip(event, error)
+                    return store
+                if is_permanent(exc):
+                    refused = True
+                else:  # the store is away or busy: wait and retry
+                    self.last_error = error
                     time.sleep(delay)
                     delay = min(delay * 2, 15.0)
-                    store = MlflowStore(self.config, self.sweep)
-            applied += 1
-            self._mark_applied(applied)
+                store = MlflowStore(self.config, self.sweep)
 
-    def close(self, timeout: float = 60.0) -> int:
-        """Wait for the writer to catch up (at most ``timeout``); returns events left over."""
+    def _skip(self, event: dict[str, Any], error: str) -> None:
+        self.skipped += 1
+        self.last_skipped = error
+        jsonlog.repair(self.folder / SKIPPED_FILE)
+        jsonlog.append(self.folder / SKIPPED_FILE, {"error": error, "event": event})
+
+    def close(self, timeout: float = 60.0, stalled_after: float = 20.0) -> int:
+        """Wait for the writer to catch up: at most ``timeout``, and no longer than
+        ``stalled_after`` once it writes nothing while the store is away (what is left
+        stays in the log for `sweeper resume`). Returns the events left over."""
         if self._thread is None:
             return 0
         self._queue.put(None)
-        self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        progress, since = self._applied(), time.monotonic()
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            self._thread.join(0.5)
+            applied = self._applied()
+            if applied != progress or self.last_error is None:
+                progress, since = applied, time.monotonic()
+            elif time.monotonic() - since > stalled_after:
+                break  # the store is away: nothing more will be written now
         left = self._queue.qsize()
         if self._thread.is_alive():
-            left = sum(1 for line in self._events_path.read_text().splitlines() if line) \
-                - self._applied()
+            left = self._lines - self._applied()
         self._thread = None
         return max(left, 0)
 
