@@ -129,7 +129,7 @@ def run(path_or_spec: str | Path | dict[str, Any], runs_dir: str | Path | None =
     # the sweep reads its file's text once; relative paths (data.path, a builder) are the
     # current directory's, as a notebook's user means them, and the file goes afterwards
     with tempfile.TemporaryDirectory(prefix="sweeper-") as tmp:
-        path = Path(tmp) / f"{name}.yaml"
+        path = Path(tmp) / "sweep.yaml"  # the name is in the text (and checked there)
         path.write_text(dump({"name": name, **path_or_spec}))
         loaded = loads(path.read_text(), file=str(path), base_dir=Path.cwd().resolve(),
                        checks=(check_spec,))

@@ -114,6 +114,12 @@ class _Builder:
             self._problem(node, "an alias refers to the value that contains it, which would "
                                 "never end; write the value out instead of the alias")
             return None
+        if len(path) > MAX_DEPTH:  # aliases of aliases nest deeper than any one anchor
+            pos = _position(node.start_mark)
+            raise SpecError([Problem(
+                self.doc.file, pos.line, pos.column,
+                f"the value here is nested more than {MAX_DEPTH} levels deep once its "
+                "aliases are expanded; a search-space file needs only a few levels")])
         self.doc.values[path] = _position(node.start_mark)
         if node.tag.startswith(("tag:yaml.org,2002:python/", "!")) or (
             node.tag.startswith("tag:") and not node.tag.startswith("tag:yaml.org,2002:")

@@ -5,6 +5,7 @@ are skipped and counted)."""
 from __future__ import annotations
 
 import logging
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -94,8 +95,9 @@ def _npz(loaded: LoadedSpec) -> tuple[np.ndarray, np.ndarray, list[str]]:
             x, y = archive["x"], archive["y"]
     except SpecError:
         raise
-    except (OSError, ValueError) as exc:
-        raise bad_data(loaded, f"{path} is not a readable .npz file ({exc})") from None
+    except (*UNREADABLE_NPZ, ValueError) as exc:
+        raise bad_data(loaded, f"{path} is not a readable .npz file ("
+                       f"{exc or type(exc).__name__}: an empty or truncated file?)") from None
     if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in (1, 3, 4)):
         raise bad_data(loaded, f"x must be (N, H, W) or (N, H, W, C) with C in 1, 3, 4; "
                            f"got shape {x.shape}")
@@ -106,6 +108,11 @@ def _npz(loaded: LoadedSpec) -> tuple[np.ndarray, np.ndarray, list[str]]:
                            f"{len(x)} images")
     names, codes = np.unique(y, return_inverse=True)
     return _to_uint8(x), codes.astype(np.int32), [str(n) for n in names]
+
+
+# what np.load raises for a file that is not a whole .npz: empty (EOFError), a truncated
+# or foreign zip (BadZipFile), unreadable (OSError)
+UNREADABLE_NPZ = (OSError, EOFError, zipfile.BadZipFile)
 
 
 def _open_npz(loaded: LoadedSpec, path: Path) -> np.lib.npyio.NpzFile:
@@ -167,7 +174,7 @@ def source_image_size(loaded: LoadedSpec) -> tuple[int, int] | None:
         if source == "directory":
             files = _folder_files(path)[1]
             return _common_size(files) if files else None
-    except (OSError, ValueError, IndexError, KeyError):
+    except (*UNREADABLE_NPZ, ValueError, IndexError, KeyError):
         return None
     return None
 
@@ -189,7 +196,7 @@ def source_class_counts(loaded: LoadedSpec) -> dict[str, int] | None:
             classes, _, labels = _folder_files(path)
             found = Counter(labels)
             return {classes[i]: found[i] for i in sorted(found)}
-    except (OSError, ValueError, TypeError):
+    except (*UNREADABLE_NPZ, ValueError, TypeError):
         return None
     return None
 

@@ -7,6 +7,7 @@ crashed or interrupted driver loses nothing: ``sweeper resume NAME`` continues i
 from __future__ import annotations
 
 import hashlib
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -28,11 +29,25 @@ from sweeper.observe.progress import ProgressPrinter
 from sweeper.observe.recorder import SweepRecorder
 from sweeper.observe.tracking.config import check_reachable
 from sweeper.observe.tracking.events import EventKind
-from sweeper.observe.tracking.tracker import MlflowTracker
+from sweeper.observe.tracking.tracker import (
+    APPLIED_FILE,
+    EVENTS_FILE,
+    SKIPPED_FILE,
+    MlflowTracker,
+)
 from sweeper.result import OBJECTIVE_KEY
 from sweeper.search.space import planned_trials
 from sweeper.status import SweepStatus
-from sweeper.store.layout import SWEEP_JSON, SWEEP_YAML, existing_sweep, sweep_folder
+from sweeper.store.layout import (
+    DECISIONS_FILE,
+    HISTORY_CSV,
+    STUDY_FILE,
+    SWEEP_JSON,
+    SWEEP_YAML,
+    TRIALS_CSV,
+    existing_sweep,
+    sweep_folder,
+)
 from sweeper.store.meta import SweepMeta
 
 __all__ = ["SweepOutcome", "resume_sweep", "run_sweep"]
@@ -54,11 +69,13 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
     spec = overrides.apply(loaded.spec)
     kind = resolve_kind(loaded)
     folder = sweep_folder(runs_dir, spec.name)
-    if (folder / SWEEP_JSON).exists() and _resumable(SweepMeta.read(folder)):
-        raise UserInputError(
-            f"a sweep named {spec.name!r} already exists in {runs_dir}; continue it with "
-            f"`sweeper resume {spec.name}`, or start another with --name")
-    # else a start that never got as far as Tune's state: this run takes its place
+    if (folder / SWEEP_JSON).exists():
+        before = SweepMeta.read(folder)
+        if before.status != SweepStatus.RUNNING or _resumable(before):
+            raise UserInputError(
+                f"a sweep named {spec.name!r} already exists in {runs_dir}; continue it with "
+                f"`sweeper resume {spec.name}`, or start another with --name")
+        _clear_unstarted(folder)  # a start killed before Tune's state: this run replaces it
     source_text = Path(loaded.doc.file).read_text()
     tracking = wiring.tracking_config(spec, runs_dir)
     check_reachable(tracking)
@@ -163,12 +180,23 @@ def resume_sweep(name: str, runs_dir: Path, address: str | None, quiet: bool = F
         return finish(tuner, spec, folder, meta, signals, tracker, budget, dataset, notifier)
 
 
+def _clear_unstarted(folder: Path) -> None:
+    """What a start killed before Tune saved its state left: nothing ran to its end, and an
+    Optuna trial asked then would stay RUNNING in the study the new start reopens."""
+    for name in (SWEEP_JSON, STUDY_FILE, DECISIONS_FILE, TRIALS_CSV, HISTORY_CSV, EVENTS_FILE,
+                 APPLIED_FILE, SKIPPED_FILE):
+        (folder / name).unlink(missing_ok=True)
+    shutil.rmtree(folder / "tune", ignore_errors=True)  # the default storage's experiment
+
+
 def _resumable(meta: SweepMeta) -> bool:
     """Whether Tune's state for the sweep exists (a start killed before it did is not)."""
     from ray import tune
+    from ray.tune.execution.experiment_state import _find_newest_experiment_checkpoint
 
-    try:
-        return bool(tune.Tuner.can_restore(meta.experiment_path))
+    try:  # tuner.pkl, and the experiment state of Tune's first step (which asked Optuna)
+        return bool(tune.Tuner.can_restore(meta.experiment_path)) and (
+            _find_newest_experiment_checkpoint(meta.experiment_path) is not None)
     except Exception:  # an unreachable storage URI: let resume say what fails
         return True
 

@@ -63,7 +63,7 @@ def finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta, signals: 
     objective = spec.objective.objective()
     best = best_trial(trials, objective)
     counts = trials["status"].value_counts().to_dict() if not trials.empty else {}
-    failure = _failure(trials, spec, folder, best)
+    failure = _failure(trials, spec, folder, best, budget)
     model_path = None
     test: TestScore | None = None
     if best is not None:
@@ -108,6 +108,9 @@ def already_ended(spec: SweepSpec, folder: Path, meta: SweepMeta, tracking: Trac
                   + ("" if left else "; its MLflow records are complete")
                   + ". Start another with `sweeper run FILE --name NEW`")
     trials = read_table(folder / TRIALS_CSV)
+    if meta.status == SweepStatus.FAILED:
+        raise SweepFailed(f"sweep {spec.name} had failed (see {folder / TRIALS_CSV}); "
+                          "resume does not run it again")
     return SweepOutcome(spec.name, folder, trials, best_trial(trials, spec.objective.objective()),
                         spec.objective.metric, meta.test_score())
 
@@ -125,12 +128,14 @@ def _interrupted(trials: pd.DataFrame, spec: SweepSpec, folder: Path, meta: Swee
         f"sweeper resume {spec.name}" + _runs_dir_hint(folder), code)
 
 
-def _failure(trials: pd.DataFrame, spec: SweepSpec, folder: Path,
-             best: BestTrial | None) -> str | None:
-    """Why the sweep failed, or None."""
+def _failure(trials: pd.DataFrame, spec: SweepSpec, folder: Path, best: BestTrial | None,
+             budget: SweepBudget) -> str | None:
+    """Why the sweep failed, or None (the recorder stops the budget on too many failures
+    in a row; the table's count covers a sweep resumed after that)."""
     limit = spec.failures.max_consecutive_failed
     failed = trials["status"] == Status.FAILED if not trials.empty else None
-    if failed is not None and failed.any() and _consecutive_failed(trials) >= limit:
+    stopped = budget.stopped == Reason.SWEEP_STOPPED or _consecutive_failed(trials) >= limit
+    if failed is not None and failed.any() and stopped:
         reasons = trials.loc[failed, "reason"].value_counts().to_dict()
         return (f"sweep {spec.name} stopped after {limit} failed trials in a row "
                 f"(reasons: {reasons}); see {folder / TRIALS_CSV}")

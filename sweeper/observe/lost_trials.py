@@ -29,10 +29,10 @@ __all__ = ["LostTrials"]
 class LostTrials(Callback):
     """After every step: an ERROR trial without a terminal row was never recorded."""
 
-    def __init__(self, recorder: SweepRecorder, tell_searcher: Callable[[str], None],
+    def __init__(self, recorder: SweepRecorder, tell_tune: Callable[[Trial], None],
                  callbacks: list[Callback]) -> None:
         self.recorder = recorder
-        self.tell_searcher = tell_searcher
+        self.tell_tune = tell_tune  # the searcher and the scheduler
         self.callbacks = callbacks  # the recorder first: the others read its rows
 
     def _unrecorded(self, trial: Trial) -> bool:
@@ -49,7 +49,7 @@ class LostTrials(Callback):
                 self.recorder.decisions.record(trial.trial_id, Decision.ENDED,
                                                int(row.get("epochs") or 0), "tune",
                                                Reason.NOT_PLACED)
-            self.tell_searcher(trial.trial_id)
+            self.tell_tune(trial)
             for callback in self.callbacks:
                 callback.on_trial_start(iteration=iteration, trials=trials, trial=trial)
                 callback.on_trial_complete(iteration=iteration, trials=trials, trial=trial)

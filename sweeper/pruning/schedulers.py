@@ -4,6 +4,7 @@ STOP and PAUSE is recorded as a decision (``decisions``) before Tune acts on it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -77,19 +78,25 @@ class RecordingScheduler(TrialScheduler):
         self.max_epochs = max_epochs
         self.name = name
         self._epoch: dict[str, int] = {}
-        self._search_alg: Any = None  # Tune's, as the controller hands it to schedulers
+        self._controller: Any = None  # Tune's, as it hands itself to schedulers
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_search_alg"] = None
+        state["_controller"] = None
         return state
 
-    def tell_lost(self, trial_id: str) -> None:
-        """Tell the searcher that Tune ended a trial without saying so (a failed reset of
-        a reused worker), through Tune's search_alg: its concurrency limiter would
-        otherwise count the trial as running for ever, and Tune would wait for ever."""
-        if self._search_alg is not None and self.bridge.is_live(trial_id):
-            self._search_alg.on_trial_complete(trial_id)
+    def tell_lost(self, trial: Trial) -> None:
+        """Tell the searcher and the scheduler that Tune ended a trial without saying so
+        (a failed reset of a reused worker). The searcher through Tune's search_alg, whose
+        concurrency limiter would otherwise count the trial as running, and the scheduler
+        because HyperBand would wait for its result before it closes the bracket: either
+        way Tune would wait for ever."""
+        if self._controller is None:
+            return
+        if self.bridge.is_live(trial.trial_id):
+            self._controller.search_alg.on_trial_complete(trial.trial_id)
+        with contextlib.suppress(KeyError):  # a scheduler that never tracked it
+            self.inner.on_trial_error(self._wrap(self._controller), trial)
 
     @property
     def metric(self) -> str | None:
@@ -115,7 +122,7 @@ class RecordingScheduler(TrialScheduler):
             self.decisions.record(trial.trial_id, Decision.PRUNED, epoch, self.name)
 
     def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
-        self._search_alg = tune_controller.search_alg
+        self._controller = tune_controller
         self.inner.on_trial_add(self._wrap(tune_controller), trial)
 
     def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:

@@ -208,6 +208,10 @@ class OptunaSearcher(Searcher):
         self.last = state.get("last", {})
         self.budget.restore(state.get("budget", {}))
         self._fail_orphans()
+        # every trial asked counts, also one asked after this state was saved that ended
+        # before the crash (its row is kept); orphans never ran
+        self.issued = sum(1 for t in self.study.get_trials(deepcopy=False)
+                          if not t.user_attrs.get("orphaned"))
         # by the Tune id Optuna recorded: this state and Tune's trial list are saved at
         # different moments, so a trial Tune restores may be unknown here
         self.ended_before = {str(t.user_attrs["tune_trial_id"])

@@ -138,6 +138,9 @@ def test_consecutive_failures_stop_the_sweep_with_a_message(tmp_path: Path,
     assert trials["ended_s"].notna().all() and trials["status"].isin(
         ["failed", "pruned"]).all(), trials[["status", "reason"]]
     assert_study_matches_trials(runs / "hopeless", "hopeless", trials)
+    again = sweeper("resume", "hopeless", "--runs-dir", str(runs), "--address", ray_head)
+    assert again.returncode == 1 and "had failed" in again.stderr, again.stdout + again.stderr
+    assert len(read_table(runs / "hopeless" / "trials.csv")) == len(trials)  # not run again
 
 
 def test_time_limit_ends_every_trial_in_flight_as_pruned(tmp_path: Path,
@@ -163,12 +166,18 @@ def test_time_limit_ends_every_trial_in_flight_as_pruned(tmp_path: Path,
                            read_table(runs / "timed" / "history.csv"))
 
 
-def test_a_trial_tune_cannot_place_on_a_reused_worker_is_recorded(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scheduler", ["{kind: asha, grace_period: 2}",
+                                       "{kind: hyperband, reduction_factor: 2}"],
+                         ids=["asha", "hyperband"])
+def test_a_trial_tune_cannot_place_on_a_reused_worker_is_recorded(tmp_path: Path,
+                                                                   scheduler: str) -> None:
     """Tune's reset of a reused worker fails when the previous trial's thread is still
-    alive (here forced: a wait of 0 s, and ASHA stops each trial at its last epoch, so its
-    thread is still winding down); Tune then ends the new trial without a hook."""
+    alive (here forced: a wait of 0 s; ASHA stops each trial at its last epoch and
+    HyperBand pauses them, so the thread is still winding down); Tune then ends the new
+    trial without a hook. HyperBand would wait for ever for its result to close the
+    bracket, unless it is told too."""
     path = write_space(tmp_path, "unplaced", DIGITS.replace(
-        "scheduler: {kind: fifo}", "scheduler: {kind: asha, grace_period: 2}") % {
+        "scheduler: {kind: fifo}", f"scheduler: {scheduler}") % {
         "trials": 4, "epochs": 2, "concurrency": 1})
     runs = tmp_path / "runs"
     env = {**os.environ, "TUNE_FUNCTION_THREAD_TIMEOUT_S": "0"}
@@ -319,13 +328,22 @@ def test_a_start_that_never_reached_tunes_state_is_not_a_sweep(tmp_path: Path,
         "name": "early", "source_file": str(path), "base_dir": str(tmp_path),
         "spec_sha256": "0" * 64, "overrides": {}, "started_at": 0.0,
         "experiment_path": str(runs / "early" / "tune")}))
+    (runs / "early" / "tune").mkdir()  # Tuner() ran, Tune's first step never saved
+    (runs / "early" / "tune" / "tuner.pkl").write_bytes(b"not reached")
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.create_study(study_name="early", storage=optuna.storages.JournalStorage(
+        JournalFileBackend(str(runs / "early" / "optuna.journal")))).ask()  # left RUNNING
     resumed = sweeper("resume", "early", "--runs-dir", str(runs), "--address", ray_head)
     assert resumed.returncode == 2, resumed.stdout + resumed.stderr
     assert "before Tune saved any state" in resumed.stderr
     assert "Traceback" not in resumed.stderr
     again = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert len(read_table(runs / "early" / "trials.csv")) == 1
+    trials = read_table(runs / "early" / "trials.csv")
+    assert len(trials) == 1
+    assert_study_matches_trials(runs / "early", "early", trials)  # no stale RUNNING trial
 
 
 def test_a_failed_trial_stays_failed_across_a_resume(tmp_path: Path, ray_head: str) -> None:

@@ -190,4 +190,8 @@ def test_a_split_that_leaves_a_class_out_is_located(tmp_path: Path) -> None:
     npz_of(tmp_path, 2400, classes=300)  # 240 test images cannot hold 300 classes
     with pytest.raises(SpecError) as error:
         load_dataset(load("data: {source: npz, path: d.npz}\n", tmp_path))
-    assert "data.validation_split: cannot split 2400 images of 300 classes" in str(error.value)
+    # the part at fault is named (it was data.validation_split, whatever the part), with
+    # the numbers and the fix
+    message = str(error.value)
+    assert "data.test_split: test_split 0.1 holds out 240 of 2400 images for 300 classes" \
+        in message and "raise test_split to at least 0.13" in message

@@ -541,3 +541,35 @@ def test_grid_sizes_are_counted_not_made() -> None:
     assert grid_size(spec.space) == 2**31 * 500_001  # a list of 2**31 ints needed 17 GB
     assert planned_trials(spec) == 20
     assert time.monotonic() - started < 1
+
+
+def test_aliases_of_aliases_nested_deep_are_located_not_a_recursion_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each anchor is shallow, but every one holds the alias of the one before: expanded,
+    the value nests hundreds of levels deep with only a few values."""
+    lines = ["a0: &a0 1"]
+    for i in range(1, 30):
+        lines.append(f"a{i}: &a{i} " + "[" * 25 + f"*a{i - 1}" + "]" * 25)
+    path = tmp_path / "space.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = run_cli(capsys, "validate", str(path))
+    assert code == 2, out + err
+    assert "Traceback" not in err and "nested more than 32 levels" in err
+    assert re.search(rf"^{re.escape(str(path))}:\d+:\d+: ", err, re.M)
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated"], ids=["empty", "truncated"])
+def test_an_empty_or_truncated_npz_is_bad_input(content: bytes, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from sweeper.config import loads
+    from sweeper.data.dataset import load_dataset
+    from sweeper.errors import UserInputError
+
+    (tmp_path / "images.npz").write_bytes(content)
+    path = tmp_path / "space.yaml"
+    path.write_text("data: {source: npz, path: images.npz}\nspace: {filters: 8}\n")
+    code, out, err = run_cli(capsys, "validate", str(path))
+    assert code in (0, 2) and "Traceback" not in err, out + err
+    loaded = loads(path.read_text(), file=str(path), base_dir=tmp_path)
+    with pytest.raises(UserInputError, match=r"is not a readable \.npz file"):
+        load_dataset(loaded)

@@ -140,7 +140,7 @@ def test_searcher_state_is_written_without_a_temporary_file_in_the_synced_folder
     searcher = OptunaSearcher(spec, tmp_path / "study.journal", 3, False,
                               DecisionLog(tmp_path / "decisions.jsonl"), None, lambda *_: None,
                               budget)
-    searcher.issued = 2
+    assert searcher.suggest("t0") is not None and searcher.suggest("t1") is not None
     budget.spent_s()
     clock[0] += 45.0  # the first driver ran 45 s of the sweep's 60
     synced = tmp_path / "tune" / "driver_artifacts"
@@ -258,6 +258,11 @@ def test_tune_state_of_an_older_layout_is_bad_input_not_a_traceback() -> None:
         unpickle_old()
     with pytest.raises(ModuleNotFoundError), readable_tune_state("old", "resume it"):
         raise ModuleNotFoundError("No module named 'numpyy'", name="numpyy")
+    # a module that is still there without a class the state names (the tuner.pkl of a
+    # sweep from before issue 13 holds a FailureStopper)
+    expected = r"older version .*'FailureStopper in sweeper\.observe\.recorder'"
+    with pytest.raises(UserInputError, match=expected), readable_tune_state("old", "resume it"):
+        pickle.loads(b"csweeper.observe.recorder\nFailureStopper\n.")
 
 
 class _Trial:
@@ -320,3 +325,48 @@ def test_a_worker_killed_for_memory_is_ended_not_retried(tmp_path: Path) -> None
     assert controller.stopped == [oom]  # the other one is retried as Tune decided
     recorder.on_trial_complete(0, [], oom)  # type: ignore[arg-type]
     assert (recorder.rows["oom"]["status"], recorder.rows["oom"]["reason"]) == ("failed", "oom")
+
+
+def test_a_restored_searcher_counts_every_trial_the_study_asked(tmp_path: Path) -> None:
+    """A trial asked after the saved state and ended before a crash keeps its row, so it
+    counts toward the budget: the sweep still ends with exactly the requested trials."""
+    from optuna.trial import TrialState
+
+    from sweeper.search.searcher import OptunaSearcher
+
+    spec = spec_module.loads("budget: {trials: 4, max_epochs: 2}\n"
+                             "space: {learning_rate: {float: [0.001, 0.01]}}\n").spec
+
+    def searcher() -> OptunaSearcher:
+        return OptunaSearcher(spec, tmp_path / "study.journal", 4, False,
+                              DecisionLog(tmp_path / "decisions.jsonl"), None,
+                              lambda *_: None, SweepBudget(None))
+
+    first = searcher()
+    assert first.suggest("t0") is not None
+    first.save(str(tmp_path / "state.json"))  # Tune's last save: one trial asked
+    assert first.suggest("t1") is not None  # asked after it, and ended before the crash
+    first.study.tell(first._trials[1], 0.5)
+    assert first.suggest("t2") is not None  # asked after it, running at the crash
+    restored = searcher()
+    restored.restore(str(tmp_path / "state.json"))
+    assert restored.issued == 2  # t0 and t1; t2 is an orphan, marked FAIL, never counted
+    assert restored.already_ended("t1") and not restored.already_ended("t0")
+    states = [t.state for t in restored.study.trials]
+    assert states == [TrialState.RUNNING, TrialState.COMPLETE, TrialState.FAIL]
+
+
+def test_a_sweep_stopped_for_failures_fails_even_when_the_table_breaks_the_run() -> None:
+    import pandas as pd
+
+    from sweeper.driver.finish import _failure
+
+    spec = spec_module.loads("failures: {max_consecutive_failed: 2}\n").spec
+    trials = pd.DataFrame({  # an infeasible row ended between the two failures
+        "trial_id": ["a", "i", "b"], "status": ["failed", "infeasible", "failed"],
+        "reason": ["error", "", "error"], "score": [None, None, None],
+        "ended_s": [1.0, 2.0, 3.0]})
+    budget = SweepBudget(None)
+    budget.stop(Reason.SWEEP_STOPPED)  # what the recorder's count decided
+    message = _failure(trials, spec, Path("runs/x"), None, budget)
+    assert message is not None and "stopped after 2 failed trials in a row" in message

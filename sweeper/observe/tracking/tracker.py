@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from sweeper.observe.recorder import SweepRecorder
 
-__all__ = ["EVENTS_FILE", "SKIPPED_FILE", "MlflowTracker"]
+__all__ = ["APPLIED_FILE", "EVENTS_FILE", "SKIPPED_FILE", "MlflowTracker"]
 
 EVENTS_FILE = "mlflow-events.jsonl"
 APPLIED_FILE = "mlflow-applied.json"
