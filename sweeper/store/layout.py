@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from sweeper.config.schema import NAME_MAX_LENGTH, NAME_PATTERN
 from sweeper.errors import UserInputError
 
 __all__ = ["BEST_MODEL", "DECISIONS_FILE", "HISTORY_CSV", "STUDY_FILE", "SWEEP_JSON",
@@ -19,6 +21,14 @@ BEST_MODEL = "best_model.keras"
 
 
 def sweep_folder(runs_dir: Path, name: str) -> Path:
+    """The folder of a sweep's name; a name no sweep can have is bad input before any path
+    is built from it (a NUL byte, 300 characters)."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        if "/" in name or name.startswith(".."):
+            raise UserInputError(f"the sweep name {name!r} would write outside {runs_dir}")
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise UserInputError(f"no sweep can be named {shown!r}: sweep names are letters, "
+                             f"digits, '.', '_' or '-', at most {NAME_MAX_LENGTH} characters")
     folder = (runs_dir / name).resolve()
     if runs_dir.resolve() not in folder.parents:
         raise UserInputError(f"the sweep name {name!r} would write outside {runs_dir}")
