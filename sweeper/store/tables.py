@@ -31,11 +31,18 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
+# Columns that are text whatever they look like: Tune's trial ids are 8 hex digits, so
+# about 1 in 40 is all digits ('21884169') or reads as a float ('1234e567'); a GPU list of
+# one ('0') reads as a number.
+TEXT_COLUMNS = ("trial_id", "node_id", "node_ip", "gpu_ids")
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """A table sweeper wrote, with strings kept as written: a choice value such as 'nan',
-    'None' or 'NA' stays a string; only empty cells are missing."""
+    'None' or 'NA' stays a string; only empty cells are missing; ids stay text."""
     try:
-        return pd.read_csv(path, keep_default_na=False, na_values=[""])
+        return pd.read_csv(path, keep_default_na=False, na_values=[""],
+                           dtype=dict.fromkeys(TEXT_COLUMNS, str))
     except (FileNotFoundError, pd.errors.EmptyDataError):
         return pd.DataFrame()
 

@@ -106,3 +106,18 @@ def test_the_api_and_the_progress_line_name_the_same_best(runs: Path) -> None:
     printer = ProgressPrinter(Rows(), 4, Objective.of("val_accuracy", "max"))  # type: ignore[arg-type]
     summary = printer.summary()
     assert f"best val_accuracy 0.8500 (trial {BEST_NUMBER})" in summary
+
+
+def test_trial_ids_that_look_like_numbers_read_back_as_written(tmp_path: Path) -> None:
+    """Tune's ids are 8 hex digits: some are all digits or read as a float. A table that
+    turned them into numbers would lose the trial (export, resume and the Optuna check all
+    match rows by id); a one-GPU list stays text too."""
+    from sweeper.store.tables import read_table, write_table
+
+    written = pd.DataFrame({"trial_id": ["21884169", "1234e567", "00ab12cd"], "number": [0, 1, 2],
+                            "gpu_ids": ["0", "0,1", ""], "score": [0.5, 0.25, None]})
+    write_table(written, tmp_path / "trials.csv")
+    table = read_table(tmp_path / "trials.csv")
+    assert list(table["trial_id"]) == ["21884169", "1234e567", "00ab12cd"]
+    assert list(table["gpu_ids"].fillna("")) == ["0", "0,1", ""]
+    assert table["number"].tolist() == [0, 1, 2] and table["score"].iloc[0] == 0.5
