@@ -110,12 +110,13 @@ def load(name: str, runs_dir: str | Path | None = None) -> Sweep:
 
 def run(path_or_spec: str | Path | dict[str, Any], runs_dir: str | Path | None = None,
         address: str | None = None, quiet: bool = True, notifier: Notifier | None = None,
-        **overrides: Any) -> Sweep:
+        warm_start: str | None = None, **overrides: Any) -> Sweep:
     """Run a sweep from a search-space file (or the same structure as a dict) and return it.
 
     ``overrides`` are the command line's: name, trials, max_epochs, time_limit, concurrency,
     gpus_per_trial, cpus_per_trial, seed, storage, tracking_uri. Notes go to ``notifier``
-    (default: the ``sweeper`` logger).
+    (default: the ``sweeper`` logger). ``warm_start``: an earlier sweep's name, whose
+    finished trials the new study starts from.
     """
     from sweeper.driver.engine import run_sweep
     from sweeper.models.kinds import check_spec
@@ -123,7 +124,7 @@ def run(path_or_spec: str | Path | dict[str, Any], runs_dir: str | Path | None =
     folder = _runs_dir(runs_dir)
     if not isinstance(path_or_spec, dict):
         outcome = run_sweep(load_spec(path_or_spec), Overrides(**overrides), folder, address,
-                            quiet=quiet, notifier=notifier)
+                            quiet=quiet, notifier=notifier, warm_start=warm_start)
         return Sweep(outcome.name, folder)
     name = str(path_or_spec.get("name") or overrides.get("name") or "sweep")
     # the sweep reads its file's text once; relative paths (data.path, a builder) are the
@@ -134,7 +135,7 @@ def run(path_or_spec: str | Path | dict[str, Any], runs_dir: str | Path | None =
         loaded = loads(path.read_text(), file=str(path), base_dir=Path.cwd().resolve(),
                        checks=(check_spec,))
         outcome = run_sweep(loaded, Overrides(**overrides), folder, address, quiet=quiet,
-                            notifier=notifier)
+                            notifier=notifier, warm_start=warm_start)
     return Sweep(outcome.name, folder)
 
 

@@ -46,7 +46,9 @@ class TrialResult:
     placement: Placement = field(default_factory=Placement)
     param_count: int | None = None
     lr: float | None = None  # the optimizer's learning rate in this epoch
-    epoch_seconds: float | None = None
+    epoch_seconds: float | None = None  # training and validation of the epoch
+    validation_seconds: float | None = None  # of which validation
+    checkpoint_seconds: float | None = None  # writing this epoch's checkpoint; None = none
     optimizer_iterations: int | None = None
     error: str = ""  # a failure's traceback
     resumed_from_epoch: int | None = None  # the first report after a restart from a checkpoint
@@ -74,6 +76,7 @@ class TrialResult:
         """This trial's failure report, keeping the epochs and the score it reached."""
         return replace(self, status=Status.FAILED, reason=reason, objective=self.best_objective,
                        metrics={}, error=error[-4000:], lr=None, epoch_seconds=None,
+                       validation_seconds=None, checkpoint_seconds=None,
                        optimizer_iterations=None, resumed_from_epoch=None,
                        resumed_iterations=None, rss_mb=None)
 
@@ -82,6 +85,8 @@ class TrialResult:
         values: dict[str, Any] = {
             **self.metrics, OBJECTIVE_KEY: self.objective, "best_objective": self.best_objective,
             "lr": self.lr, "epoch_seconds": self.epoch_seconds,
+            "validation_seconds": self.validation_seconds,
+            "checkpoint_seconds": self.checkpoint_seconds,
             "optimizer_iterations": self.optimizer_iterations}
         return {k: float(v) for k, v in values.items()
                 if isinstance(v, int | float) and not isinstance(v, bool)}
@@ -92,6 +97,8 @@ class TrialResult:
             "param_count": self.param_count, **self.metrics, TIME_KEY: self.epoch,
             OBJECTIVE_KEY: self.objective, "best_objective": self.best_objective,
             "best_epoch": self.best_epoch, "lr": self.lr, "epoch_seconds": self.epoch_seconds,
+            "validation_seconds": self.validation_seconds,
+            "checkpoint_seconds": self.checkpoint_seconds,
             "optimizer_iterations": self.optimizer_iterations,
             "resumed_from_epoch": self.resumed_from_epoch,
             "resumed_iterations": self.resumed_iterations, "rss_mb": self.rss_mb,
@@ -108,6 +115,8 @@ class TrialResult:
             OBJECTIVE_KEY: self.objective, "best_objective": self.best_objective,
             "best_epoch": self.best_epoch, "status": self.status.value,
             "reason": self.reason.value, "lr": self.lr, "epoch_seconds": self.epoch_seconds,
+            "validation_seconds": self.validation_seconds,
+            "checkpoint_seconds": self.checkpoint_seconds,
             "optimizer_iterations": self.optimizer_iterations,
             "resumed_from_epoch": self.resumed_from_epoch,
             "resumed_iterations": self.resumed_iterations, "rss_mb": self.rss_mb,
@@ -132,6 +141,8 @@ class TrialResult:
             metrics={k: float(v) for k, v in (result.get(_METRICS_KEY) or {}).items()},
             placement=placement, param_count=_int(result.get("param_count")),
             lr=_float(result.get("lr")), epoch_seconds=_float(result.get("epoch_seconds")),
+            validation_seconds=_float(result.get("validation_seconds")),
+            checkpoint_seconds=_float(result.get("checkpoint_seconds")),
             optimizer_iterations=_int(result.get("optimizer_iterations")),
             resumed_from_epoch=_int(result.get("resumed_from_epoch")),
             resumed_iterations=_int(result.get("resumed_iterations")),

@@ -80,7 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         gpus_per_trial=args.gpus_per_trial, cpus_per_trial=args.cpus_per_trial,
         seed=args.seed, storage=args.storage, tracking_uri=args.tracking_uri)
     outcome = run_sweep(loaded, overrides, folder, args.address, quiet=args.quiet,
-                        register_model=args.register_model, notifier=PrintNotifier())
+                        register_model=args.register_model, notifier=PrintNotifier(),
+                        warm_start=args.warm_start)
     print_outcome(outcome, folder)
     return 0
 

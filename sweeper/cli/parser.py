@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "else RUNS_DIR/mlflow.db)")
     run.add_argument("--register-model", default=None, metavar="NAME",
                      help="register the best model in the MLflow model registry as NAME")
+    run.add_argument("--warm-start", default=None, metavar="OLD",
+                     help="start the study from sweep OLD's finished trials (same data; "
+                          "values outside this space are left out)")
     run.add_argument("--quiet", action="store_true", help="summaries only, no line per trial")
     run.set_defaults(handler=cmd_run)
 

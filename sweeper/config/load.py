@@ -11,7 +11,13 @@ from pydantic import ValidationError
 
 from sweeper.config.loaded import LoadedSpec
 from sweeper.config.problems import pydantic_problems
-from sweeper.config.rules import check_conditions, check_data, check_names, check_search
+from sweeper.config.rules import (
+    check_conditions,
+    check_data,
+    check_names,
+    check_search,
+    check_start,
+)
 from sweeper.config.schema import SweepSpec
 from sweeper.config.yamlio import LocatedDocument, load_file, load_text
 from sweeper.errors import Problem, SpecError
@@ -33,7 +39,7 @@ def validate_document(doc: LocatedDocument, default_name: str, base_dir: Path,
         spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
         raise SpecError(pydantic_problems(exc, doc)) from None
-    problems = check_names(spec, doc) + check_conditions(spec, doc)
+    problems = check_names(spec, doc) + check_conditions(spec, doc) + check_start(spec, doc)
     search_problems, warnings = check_search(spec, doc)
     loaded = LoadedSpec(spec, doc, base_dir, warnings)
     problems += search_problems

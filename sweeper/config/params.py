@@ -25,7 +25,7 @@ from pydantic import (
 
 __all__ = ["KIND_KEYS", "MAX_VALUES_PER_RANGE", "AnyParam", "ChoiceParam", "FixedParam",
            "FloatParam", "IntParam", "Param", "StrictModel", "condition_order", "grid_count",
-           "non_finite"]
+           "non_finite", "refusal"]
 
 SCALAR_TYPES = (str, int, float, bool, type(None))
 # A float range with a step finer than this many values is a continuous range in disguise
@@ -281,6 +281,30 @@ Param = Annotated[
 ]
 AnyParam = ChoiceParam | IntParam | FloatParam | FixedParam
 
+
+
+def refusal(param: AnyParam, value: Any) -> str | None:
+    """Why ``param`` cannot take ``value`` (a start point, an earlier sweep's value), else
+    None."""
+    if isinstance(param, FixedParam):
+        return None if value == param.value else f"the space fixes it at {param.value!r}"
+    if isinstance(param, ChoiceParam):
+        if any(value == c and isinstance(value, bool) == isinstance(c, bool)
+               and isinstance(value, str) == isinstance(c, str) for c in param.choice):
+            return None
+        return f"expected one of {', '.join(repr(c) for c in param.choice)}"
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(param, IntParam) and not (number and float(value).is_integer()):
+        return "expected a whole number"
+    if not number:
+        return "expected a number"
+    low, high = param.range_
+    if not low <= value <= high:
+        return f"expected a value in [{low}, {high}]"
+    step = param.step
+    if step and abs((value - low) / step - round((value - low) / step)) > 1e-9:
+        return f"expected {low} plus a multiple of the step {step}"
+    return None
 
 
 def grid_count(space: dict[str, AnyParam]) -> int | None:

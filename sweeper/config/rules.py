@@ -10,14 +10,20 @@ import posixpath
 import re
 
 from sweeper.config.loaded import LoadedSpec
-from sweeper.config.params import ChoiceParam, FixedParam, condition_order, grid_count
+from sweeper.config.params import (
+    ChoiceParam,
+    FixedParam,
+    condition_order,
+    grid_count,
+    refusal,
+)
 from sweeper.config.problems import did_you_mean
 from sweeper.config.schema import SweepSpec
 from sweeper.config.yamlio import LocatedDocument
 from sweeper.errors import Problem
 
 __all__ = ["MAX_GRID_POINTS", "MLFLOW_KEY_MAX_LENGTH", "check_conditions", "check_data",
-           "check_names", "check_search", "mlflow_name_problem"]
+           "check_names", "check_search", "check_start", "mlflow_name_problem"]
 
 # Optuna's GridSampler makes the list of every combination, and a grid is the trial count.
 MAX_GRID_POINTS = 100_000
@@ -159,3 +165,29 @@ def check_data(loaded: LoadedSpec) -> list[Problem]:
     return []
 
 
+def check_start(spec: SweepSpec, doc: LocatedDocument) -> list[Problem]:
+    """Every ``search.start`` point names parameters of the space, with values it allows."""
+    problems: list[Problem] = []
+    if spec.search.start and spec.search.algorithm == "grid":
+        problems.append(doc.problem(("search", "start"), "search.start: grid search runs every "
+                                    "point of the space already; remove search.start"))
+        return problems
+    known = list(spec.space)
+    for index, point in enumerate(spec.search.start):
+        where = ("search", "start", index)
+        if not point:
+            problems.append(doc.problem(where, f"search.start[{index}]: an empty point; give "
+                                        "{parameter: value, ...} or remove it"))
+        for name, value in point.items():
+            param = spec.space.get(name)
+            if param is None:
+                problems.append(doc.problem(
+                    (*where, name), f"search.start[{index}].{name}: not a parameter of the "
+                    "space" + (did_you_mean(name, known) or f"; the space has "
+                               f"{', '.join(known) or 'none'}"), key=True))
+                continue
+            why = refusal(param, value)
+            if why is not None:
+                problems.append(doc.problem((*where, name), f"search.start[{index}].{name}: "
+                                            f"{why}, got {value!r}"))
+    return problems

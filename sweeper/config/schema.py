@@ -61,6 +61,16 @@ def parse_duration(value: Any) -> float | None:
 Duration = Annotated[float | None, BeforeValidator(parse_duration)]
 
 
+def _parse_interval(value: Any) -> Any:
+    """A duration, or 0 (every time)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    return parse_duration(value)
+
+
+Interval = Annotated[float, BeforeValidator(_parse_interval)]
+
+
 class DataSpec(StrictModel):
     """Where the images come from and how they are split."""
 
@@ -143,6 +153,13 @@ class SearchSpec(StrictModel):
     algorithm: Literal["tpe", "random", "grid", "cmaes"] = Field(
         default="tpe", description="Optuna sampler")
     seed: StrictInt = Field(default=0, description="sampler seed")
+    defaults_first: StrictBool = Field(
+        default=True, description="the first trial takes the model kind's default values where "
+        "the space allows them (as KerasTuner's first trial does)")
+    start: list[dict[str, Any]] = Field(
+        default_factory=list, description="configurations to try first, in order (Optuna's "
+        "enqueue_trial): [{learning_rate: 1.0e-3, depth: 2}, ...]; parameters left out are "
+        "sampled")
 
 
 class SchedulerSpec(StrictModel):
@@ -177,6 +194,10 @@ class ResourcesSpec(StrictModel):
                                   description="GPUs per trial; 0.5 = two trials per GPU")
     concurrency: PositiveInt | None = Field(default=None,
                                             description="trials at once; null = as many as fit")
+    worker_memory_growth_mb: PositiveInt | None = Field(
+        default=150, description="a worker whose resident memory grew by more than this since "
+        "its first trial is replaced by a fresh process once its trial ends (TensorFlow keeps "
+        "a few MB per model); null = reuse workers whatever they hold")
 
     @field_validator("gpus_per_trial")
     @classmethod
@@ -191,6 +212,10 @@ class FailuresSpec(StrictModel):
                               description="retries of a trial whose worker or node died")
     max_consecutive_failed: PositiveInt = Field(
         default=10, description="stop the sweep after this many failed trials in a row")
+    checkpoint_interval: Interval = Field(
+        default=60.0, description="besides its best and last epochs, a trial checkpoints once "
+        "this long has passed since its last checkpoint, so a killed trial redoes at most this "
+        "much training: 30s, 5m; 0 = every epoch")
 
 
 class TrackingSpec(StrictModel):

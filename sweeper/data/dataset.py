@@ -45,6 +45,8 @@ class Dataset:
     y_test: np.ndarray | None = None
     split_note: str = ""
     _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
+    _stats: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False,
+                                                         compare=False)
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -59,11 +61,16 @@ class Dataset:
         return len(self.class_names)
 
     def channel_stats(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel mean and variance of the training split (for Normalization)."""
-        x = self.x_train.astype(np.float64)
-        mean = x.mean(axis=(0, 1, 2))
-        variance = np.maximum(x.var(axis=(0, 1, 2)), 1e-6)
-        return mean.astype(np.float32), variance.astype(np.float32)
+        """Per-channel mean and variance of the training split (for Normalization).
+
+        Computed once, on the driver before the data is shipped: every trial asks, and a
+        float64 copy of a large training split costs seconds and gigabytes."""
+        if self._stats is None:
+            x = self.x_train.astype(np.float64)
+            mean = x.mean(axis=(0, 1, 2))
+            variance = np.maximum(x.var(axis=(0, 1, 2)), 1e-6)
+            self._stats = (mean.astype(np.float32), variance.astype(np.float32))
+        return self._stats
 
     def fingerprint(self) -> str:
         """Short hash of the split data, recorded so a retraining can check its inputs.
@@ -90,6 +97,7 @@ class Dataset:
         it). The fingerprint stays the one of the whole split."""
         copy = replace(self, x_test=None, y_test=None)
         copy._fingerprint = self.fingerprint()
+        copy._stats = self.channel_stats()
         return copy
 
 

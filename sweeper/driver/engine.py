@@ -22,6 +22,7 @@ from sweeper.driver.cluster import check_resources, connect, nodes
 from sweeper.driver.finish import SweepOutcome, already_ended, finish
 from sweeper.driver.signals import SignalCatcher, quiet_tune
 from sweeper.driver.tune_state import readable_tune_state
+from sweeper.driver.warm import read_warm_start
 from sweeper.errors import UserInputError
 from sweeper.models.kinds import resolve_kind
 from sweeper.notify import LogNotifier, Notifier
@@ -37,6 +38,7 @@ from sweeper.observe.tracking.tracker import (
 )
 from sweeper.result import OBJECTIVE_KEY
 from sweeper.search.space import planned_trials
+from sweeper.search.start import start_points
 from sweeper.status import SweepStatus
 from sweeper.store.layout import (
     DECISIONS_FILE,
@@ -56,11 +58,13 @@ __all__ = ["SweepOutcome", "resume_sweep", "run_sweep"]
 def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address: str | None,
               quiet: bool = False, reuse_actors: bool = True, local_cpus: int | None = None,
               register_model: str | None = None,
-              notifier: Notifier | None = None) -> SweepOutcome:
+              notifier: Notifier | None = None,
+              warm_start: str | None = None) -> SweepOutcome:
     """Start a new sweep named by the file (or --name) in ``runs_dir``.
 
     ``reuse_actors`` keeps TensorFlow loaded in each worker across trials (benchmarks turn
-    it off for comparison); ``local_cpus`` sizes a local Ray (default: every core).
+    it off for comparison); ``local_cpus`` sizes a local Ray (default: every core);
+    ``warm_start`` names an earlier sweep whose finished trials the new study starts from.
     """
     from ray import tune
 
@@ -80,6 +84,12 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
     tracking = wiring.tracking_config(spec, runs_dir)
     check_reachable(tracking)
     dataset = wiring.load_data(loaded, notifier)
+    start = start_points(spec, kind.defaults())
+    warm = None
+    if warm_start is not None:
+        warm = read_warm_start(warm_start, runs_dir, spec, dataset.fingerprint(),
+                               kind.defaults())
+        notifier.note(warm.note())
     with connect(address, notifier, local_cpus=local_cpus), SignalCatcher() as signals:
         check_resources(spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, nodes())
         storage_path, experiment = wiring.storage(spec, folder)
@@ -90,7 +100,8 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
         concurrency = wiring.tune_concurrency(spec, notifier)
         parallel = (concurrency or wiring.slots(spec)) > 1
         parts = wiring.components(spec, folder, started_at, wiring.config_check(kind, dataset),
-                                  parallel, quiet, tracking)
+                                  parallel, quiet, tracking, start=start,
+                                  warm=warm.trials if warm else None)
         trainable = wiring.trainable(loaded, spec, kind, dataset)  # data to the object store
         meta = SweepMeta(
             name=spec.name, source_file=str(Path(loaded.doc.file).resolve()),
@@ -98,7 +109,7 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
             overrides={k: v for k, v in asdict(overrides).items() if v is not None},
             experiment_path=_join(storage_path, experiment), started_at=started_at,
             address=address, register_model=register_model,
-            data_fingerprint=dataset.fingerprint())
+            data_fingerprint=dataset.fingerprint(), warm_start=warm_start)
         notifier.note(f"sweep {spec.name}: {planned_trials(spec)} trials, at most "
                       f"{spec.budget.max_epochs} epochs each, {spec.search.algorithm} + "
                       f"{spec.scheduler.kind}; outputs in {folder}")

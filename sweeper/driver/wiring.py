@@ -31,8 +31,12 @@ from sweeper.search.samplers import make_sampler
 from sweeper.search.searcher import OptunaSearcher
 from sweeper.search.space import planned_trials
 from sweeper.store.layout import DECISIONS_FILE, STUDY_FILE
+from sweeper.trial.checkpoint import CheckpointPolicy
 from sweeper.trial.loop import LoopSettings
 from sweeper.trial.trainable import TrialPayload, TrialSettings, run_trial
+
+# Schedulers that pause a trial and resume it later from its last checkpoint.
+PAUSING_SCHEDULERS = ("hyperband",)
 
 __all__ = [
     "Components",
@@ -163,7 +167,9 @@ def trainable(loaded: LoadedSpec, spec: SweepSpec, kind: ModelKind, dataset: Dat
 
     settings = TrialSettings(
         kind=kind, loop=LoopSettings.of(spec), cpus_per_trial=spec.resources.cpus_per_trial,
-        gpus_per_trial=spec.resources.gpus_per_trial, horizontal_flip=spec.data.flip)
+        gpus_per_trial=spec.resources.gpus_per_trial, horizontal_flip=spec.data.flip,
+        checkpoints=CheckpointPolicy(spec.failures.checkpoint_interval,
+                                     every_epoch=spec.scheduler.kind in PAUSING_SCHEDULERS))
     shipped: Dataset | WorkerLoadedData
     if spec.data.load_on == "workers":
         shipped = WorkerLoadedData(loaded, dataset.fingerprint())
@@ -175,14 +181,19 @@ def trainable(loaded: LoadedSpec, spec: SweepSpec, kind: ModelKind, dataset: Dat
 
 
 def components(spec: SweepSpec, folder: Path, started_at: float, check: ConfigCheck,
-               parallel: bool, quiet: bool, tracking: TrackingConfig) -> Components:
+               parallel: bool, quiet: bool, tracking: TrackingConfig,
+               start: list[dict[str, Any]] | None = None,
+               warm: list[Any] | None = None) -> Components:
+    """``start`` and ``warm`` (a new sweep only): the points enqueued first and an earlier
+    sweep's trials for the new study."""
     _check_optuna_settings(spec, parallel)
     decisions = DecisionLog(folder / DECISIONS_FILE)
     budget = SweepBudget(spec.budget.time_limit)
     recorder = SweepRecorder(folder, decisions, list(spec.space), started_at,
                              spec.failures.max_consecutive_failed, budget)
     searcher = OptunaSearcher(spec, folder / STUDY_FILE, planned_trials(spec), parallel,
-                              decisions, check, recorder.record_infeasible, budget)
+                              decisions, check, recorder.record_infeasible, budget,
+                              start=start, warm=warm)
     scheduler = make_scheduler(spec, decisions, searcher, budget)
     progress = ProgressPrinter(recorder, planned_trials(spec), spec.objective.objective(),
                                quiet=quiet)

@@ -98,6 +98,9 @@ class CustomKind:
     def describe(self, params: dict[str, Any], info: InputInfo) -> ModelDescription:
         return ModelDescription()
 
+    def defaults(self) -> dict[str, Any]:
+        return {}  # a builder's defaults live in its code, out of sight
+
     def build(self, params: dict[str, Any], info: InputInfo) -> keras.Model:
         import keras
 

@@ -45,6 +45,10 @@ class ModelKind(Protocol):
     def build(self, params: dict[str, Any], info: InputInfo) -> keras.Model:
         """The compiled Keras model of one configuration."""
 
+    def defaults(self) -> dict[str, Any]:
+        """The value each parameter takes when the file leaves it out (a sweep's first
+        trial takes them where the space allows)."""
+
 
 def _kind_class(name: str) -> Any:
     module, _, cls = _BUILT_IN[name].partition(":")

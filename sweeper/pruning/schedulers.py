@@ -19,6 +19,7 @@ from ray.tune.schedulers import (
 from sweeper.config.schema import SweepSpec
 from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionLog
+from sweeper.pruning.recycling import WorkerRecycler
 from sweeper.result import OBJECTIVE_KEY, TIME_KEY, TrialResult
 from sweeper.status import Decision, Status
 
@@ -69,9 +70,11 @@ class RecordingScheduler(TrialScheduler):
     ``choose_trial_to_run`` on every step of its loop, which makes it the place to look."""
 
     def __init__(self, inner: TrialScheduler, decisions: DecisionLog, max_epochs: int,
-                 name: str, bridge: PruningBridge, budget: SweepBudget) -> None:
+                 name: str, bridge: PruningBridge, budget: SweepBudget,
+                 recycler: WorkerRecycler | None = None) -> None:
         super().__init__()
         self.inner = inner
+        self.recycler = recycler or WorkerRecycler(None)
         self.decisions = decisions
         self.bridge = bridge
         self.budget = budget
@@ -133,6 +136,7 @@ class RecordingScheduler(TrialScheduler):
         if record is None:
             return TrialScheduler.CONTINUE
         self.bridge.observe(trial.trial_id, record)
+        self.recycler.observe(record)
         if not record.healthy:
             return TrialScheduler.CONTINUE
         self._epoch[trial.trial_id] = record.epoch
@@ -142,11 +146,13 @@ class RecordingScheduler(TrialScheduler):
             self.decisions.record(trial.trial_id, Decision.PRUNED, record.epoch, self.name)
         elif decision == TrialScheduler.PAUSE and running:
             self.decisions.record(trial.trial_id, Decision.PAUSED, record.epoch, self.name)
+            self.recycler.retire_if_grown(tune_controller, trial, result)
         return str(decision)
 
     def on_trial_complete(self, tune_controller: Any, trial: Trial,
                           result: dict[str, Any]) -> None:
         self.inner.on_trial_complete(self._wrap(tune_controller), trial, result)
+        self.recycler.retire_if_grown(tune_controller, trial, result)
 
     def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
         self.inner.on_trial_remove(self._wrap(tune_controller), trial)
@@ -217,4 +223,5 @@ def make_scheduler(spec: SweepSpec, decisions: DecisionLog, bridge: PruningBridg
         inner = FIFOScheduler()
     else:
         inner = OptunaPrunerScheduler(bridge)
-    return RecordingScheduler(inner, decisions, max_epochs, s.kind, bridge, budget)
+    return RecordingScheduler(inner, decisions, max_epochs, s.kind, bridge, budget,
+                              WorkerRecycler(spec.resources.worker_memory_growth_mb))

@@ -20,7 +20,7 @@ from typing import Any
 
 import optuna
 from optuna.storages.journal import JournalFileBackend
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 from ray.tune.search import Searcher
 
 from sweeper.config.schema import SweepSpec
@@ -30,6 +30,7 @@ from sweeper.pruning.pruners import make_pruner
 from sweeper.result import OBJECTIVE_KEY, TrialResult
 from sweeper.search.samplers import make_sampler, training_seed
 from sweeper.search.space import suggest
+from sweeper.search.start import WARM_START_ATTR
 from sweeper.status import Reason, Status
 from sweeper.store.study import INFEASIBLE_ATTR
 
@@ -45,7 +46,9 @@ class OptunaSearcher(Searcher):
 
     def __init__(self, spec: SweepSpec, study_path: Path, planned_trials: int, parallel: bool,
                  decisions: DecisionLog, feasibility: Feasibility | None,
-                 on_infeasible: InfeasibleSink, budget: SweepBudget) -> None:
+                 on_infeasible: InfeasibleSink, budget: SweepBudget,
+                 start: list[dict[str, Any]] | None = None,
+                 warm: list[FrozenTrial] | None = None) -> None:
         super().__init__(metric=OBJECTIVE_KEY, mode=spec.objective.direction)
         self.objective = spec.objective.objective()
         self.spec = spec
@@ -56,6 +59,8 @@ class OptunaSearcher(Searcher):
         self.feasibility = feasibility
         self.on_infeasible = on_infeasible
         self.budget = budget
+        self.start = start or []  # enqueued when the study is new
+        self.warm = warm or []  # an earlier sweep's trials, added when the study is new
         self.ended_before: set[str] = set()  # restored trials Optuna already saw end
         self.issued = 0  # trials handed to Tune plus infeasible ones: what the budget counts
         self.live: dict[str, int] = {}  # Tune trial id -> Optuna trial number
@@ -88,7 +93,16 @@ class OptunaSearcher(Searcher):
                 sampler=make_sampler(self.spec, self.parallel,
                                      self.spec.search.seed + existing),
                 pruner=make_pruner(self.spec))
+            if existing == 0:
+                self._seed_new_study(self._study)
         return self._study
+
+    def _seed_new_study(self, study: optuna.Study) -> None:
+        """A new study learns from the warm start's trials, then asks the start points."""
+        study.add_trials(self.warm)
+        for point in self.start:
+            study.enqueue_trial(point, skip_if_exists=True)
+        self.warm, self.start = [], []  # the study holds them now (and Tune pickles self)
 
     def _trial(self, number: int) -> optuna.trial.Trial:
         """An Optuna Trial handle for a running trial, also after a driver restart."""
@@ -209,9 +223,11 @@ class OptunaSearcher(Searcher):
         self.budget.restore(state.get("budget", {}))
         self._fail_orphans()
         # every trial asked counts, also one asked after this state was saved that ended
-        # before the crash (its row is kept); orphans never ran
+        # before the crash (its row is kept); orphans never ran, enqueued points not yet
+        # asked wait, a warm start's trials ran in another sweep
         self.issued = sum(1 for t in self.study.get_trials(deepcopy=False)
-                          if not t.user_attrs.get("orphaned"))
+                          if not t.user_attrs.get("orphaned") and t.state != TrialState.WAITING
+                          and WARM_START_ATTR not in t.user_attrs)
         # by the Tune id Optuna recorded: this state and Tune's trial list are saved at
         # different moments, so a trial Tune restores may be unknown here
         self.ended_before = {str(t.user_attrs["tune_trial_id"])

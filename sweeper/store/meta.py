@@ -28,6 +28,7 @@ class SweepMeta:
     address: str | None = None
     register_model: str | None = None
     data_fingerprint: str | None = None
+    warm_start: str | None = None  # the earlier sweep whose trials the study started from
     history: list[dict[str, Any]] = field(default_factory=list)
     test: dict[str, Any] | None = None  # TestScore of the exported best model
 

@@ -32,6 +32,9 @@ __all__ = ["EarlyStoppingState", "EpochSink", "LoopSettings", "MissingObjective"
 
 EpochSink = Callable[[TrialResult, "keras.Model"], None]
 StopCheck = Callable[[], bool]
+# Reading the loss forces the host to wait for the device; every this many batches (and at
+# each epoch's end) is soon enough to stop a diverged trial, and keeps a GPU's queue full.
+LOSS_CHECK_EVERY = 16
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
         def __init__(self) -> None:
             super().__init__()
             self.started = time.monotonic()
+            self.validation_started: float | None = None
+            self.validation_seconds: float | None = None
             self.first = True
             self.start_iterations = 0
             self.epoch = 0
@@ -133,15 +138,25 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
 
         def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.started = time.monotonic()
+            self.validation_started = self.validation_seconds = None
             self.epoch = epoch
+
+        def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+            self.validation_started = time.monotonic()
+
+        def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+            if self.validation_started is not None:
+                self.validation_seconds = round(time.monotonic() - self.validation_started, 4)
 
         def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             if stop_requested is not None and stop_requested():
                 raise StopRequested  # a stopped trial frees its worker now, not an epoch later
+            if (batch + 1) % LOSS_CHECK_EVERY:
+                return
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
-                # stop at once: a NaN never reaches an epoch report, the scheduler or a score
-                raise TrialFailure(Reason.NAN_LOSS, f"loss became {float(loss)} at batch "
+                # stop now: a NaN never reaches an epoch report, the scheduler or a score
+                raise TrialFailure(Reason.NAN_LOSS, f"loss became {float(loss)} by batch "
                                    f"{batch + 1} of epoch {self.epoch + 1}")
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -169,6 +184,7 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
                 best_objective=state.best, best_epoch=state.best_epoch, metrics=logs,
                 lr=float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
                 epoch_seconds=round(time.monotonic() - self.started, 4),
+                validation_seconds=self.validation_seconds,
                 optimizer_iterations=int(optimizer.iterations.numpy()),
                 resumed_from_epoch=resumed_from if self.first else None,
                 resumed_iterations=self.start_iterations if self.first else None,
@@ -186,7 +202,8 @@ def fit(model: keras.Model, data: Dataset, params: dict[str, Any], seed: int,
     """Train from ``state.epoch`` to at most ``settings.max_epochs``, one sink call per epoch.
 
     Raises TrialFailure (NaN, a missing objective metric) and StopRequested (once
-    ``stop_requested`` says so, checked after every batch); other errors propagate."""
+    ``stop_requested`` says so, checked after every batch; the loss every LOSS_CHECK_EVERY
+    batches); other errors propagate."""
     size = batch_size(params)
     model.fit(
         pipeline(data.x_train, data.y_train, size, training=True, seed=seed + state.epoch),

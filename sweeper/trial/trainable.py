@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from sweeper.models.inputs import InputInfo
 from sweeper.models.kinds import ModelKind
 from sweeper.result import TrialResult
 from sweeper.status import Status
-from sweeper.trial.checkpoint import read_checkpoint, write_checkpoint
+from sweeper.trial.checkpoint import CheckpointPolicy, read_checkpoint, write_checkpoint
 from sweeper.trial.loop import (
     EarlyStoppingState,
     LoopSettings,
@@ -41,6 +42,7 @@ class TrialSettings:
     cpus_per_trial: float
     gpus_per_trial: float
     horizontal_flip: bool
+    checkpoints: CheckpointPolicy
 
 
 @dataclass
@@ -63,14 +65,23 @@ def input_info(data: Dataset, horizontal_flip: bool) -> InputInfo:
                      horizontal_flip)
 
 
-def _reporter(state: EarlyStoppingState) -> Any:
-    """The loop's sink in a trial: each epoch to Tune, with the checkpoint it may resume
-    from (the loop keeps ``state`` in step with the results)."""
+def _reporter(state: EarlyStoppingState, policy: CheckpointPolicy) -> Any:
+    """The loop's sink in a trial: each epoch to Tune, with a checkpoint where the policy
+    wants one (the loop keeps ``state`` in step with the results)."""
     from ray import tune
 
+    last_checkpoint = time.monotonic()
+
     def report(result: TrialResult, model: Any) -> None:
+        nonlocal last_checkpoint
+        if not policy.due(result, time.monotonic() - last_checkpoint):
+            tune.report(result.to_tune())
+            return
         with tempfile.TemporaryDirectory(prefix="sweeper-ckpt-") as folder:
+            started = time.monotonic()
             write_checkpoint(Path(folder), model, state)
+            last_checkpoint = time.monotonic()
+            result = replace(result, checkpoint_seconds=round(last_checkpoint - started, 4))
             tune.report(result.to_tune(), checkpoint=tune.Checkpoint.from_directory(folder))
 
     return report
@@ -123,7 +134,8 @@ def run_trial(config: dict[str, Any], payload: TrialPayload) -> None:
                        best_objective=state.best, best_epoch=state.best_epoch)
         if state.epoch >= settings.loop.max_epochs:
             return
-        fit(model, payload.data(), params, seed, settings.loop, state, base, _reporter(state),
+        fit(model, payload.data(), params, seed, settings.loop, state, base,
+            _reporter(state, settings.checkpoints),
             resumed_from, stop_requested=_stop_requested)
     except StopRequested:
         return  # Tune stopped the trial: it has every result it will use

@@ -11,7 +11,7 @@ from sweeper.config.problems import did_you_mean
 from sweeper.config.yamlio import PathKey
 from sweeper.errors import Problem
 from sweeper.models.cnn.blueprint import plan
-from sweeper.models.cnn.catalog import CNN_HYPERPARAMETERS
+from sweeper.models.cnn.catalog import CNN_HYPERPARAMETERS, with_defaults
 from sweeper.models.inputs import InputInfo, ModelDescription
 
 if TYPE_CHECKING:
@@ -41,6 +41,9 @@ class CnnKind:
         from sweeper.models.cnn.build import build_cnn
 
         return build_cnn(params, info)
+
+    def defaults(self) -> dict[str, Any]:
+        return with_defaults({})
 
 
 def _check_objective(loaded: LoadedSpec) -> list[Problem]:

@@ -1,0 +1,48 @@
+"""``sweeper run FILE --warm-start OLD``: an earlier sweep's finished trials for the new
+study, read from OLD's folder (its spec, its study, its data fingerprint)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sweeper.config.schema import SweepSpec
+from sweeper.errors import UserInputError
+from sweeper.search.start import WarmStart, warm_start
+from sweeper.store.layout import existing_sweep
+from sweeper.store.meta import SweepMeta
+from sweeper.store.specs import load_spec_for
+from sweeper.store.study import open_study
+
+__all__ = ["read_warm_start"]
+
+
+def read_warm_start(source: str, runs_dir: Path, spec: SweepSpec, fingerprint: str,
+                    defaults: dict[str, Any]) -> WarmStart:
+    """OLD's COMPLETE and PRUNED trials on this sweep's space; refused when OLD trained on
+    other data (its scores would mean nothing here)."""
+    if source == spec.name:
+        raise UserInputError(f"--warm-start {source}: a sweep cannot start from itself; "
+                             "name an earlier sweep, or resume this one")
+    try:
+        folder = existing_sweep(runs_dir, source)
+    except UserInputError as exc:
+        raise UserInputError(f"--warm-start {source}: {exc}") from None
+    meta = SweepMeta.read(folder)
+    if meta.data_fingerprint and meta.data_fingerprint != fingerprint:
+        raise UserInputError(
+            f"--warm-start {source}: that sweep trained on other data (fingerprint "
+            f"{meta.data_fingerprint}, this sweep's data {fingerprint}); its scores do not "
+            "carry over. Warm-start from a sweep on the same data and split")
+    old = load_spec_for(source, runs_dir).spec
+    if old.objective.objective() != spec.objective.objective():
+        raise UserInputError(
+            f"--warm-start {source}: that sweep optimised {old.objective.metric} "
+            f"({old.objective.direction}), this one {spec.objective.metric} "
+            f"({spec.objective.direction}); its scores do not carry over")
+    try:
+        trials = open_study(folder, old.name).get_trials(deepcopy=False)
+    except (KeyError, OSError) as exc:
+        raise UserInputError(f"--warm-start {source}: its Optuna study cannot be read "
+                             f"({exc})") from None
+    return warm_start(source, old, trials, spec, defaults)

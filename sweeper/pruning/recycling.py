@@ -1,0 +1,62 @@
+"""Fresh workers for workers that grew: reuse keeps TensorFlow loaded between trials, but
+TensorFlow also keeps a few MB of traced functions per model (tensorflow#61791), so a worker
+that ran a hundred trials holds hundreds of MB it never gives back.
+
+Tune has no per-trial "do not reuse" switch. When a trial stops, Tune caches its actor for
+the next trial only if the actor is among its started actors (``TuneController.
+_maybe_cache_trial_actor``); taking it out of that set in ``on_trial_complete``, which Tune
+calls just before that check, makes Tune stop the actor as it does without reuse, and start
+a new one for the next trial. No trial fails, waits or runs twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sweeper.result import TrialResult
+
+if TYPE_CHECKING:
+    from ray.tune.experiment import Trial
+
+__all__ = ["WorkerRecycler"]
+
+log = logging.getLogger(__name__)
+
+
+class WorkerRecycler:
+    """Retires a worker once its memory grew more than ``bound_mb`` since its first epoch."""
+
+    def __init__(self, bound_mb: int | None) -> None:
+        self.bound_mb = bound_mb
+        self.first_mb: dict[int, float] = {}  # worker pid -> resident memory at its first epoch
+        self.retired: list[int] = []  # pids, in order
+
+    def observe(self, record: TrialResult) -> None:
+        pid, rss = record.placement.pid, record.rss_mb
+        if pid is not None and rss:
+            self.first_mb.setdefault(pid, rss)
+
+    def grown(self, result: dict[str, Any]) -> bool:
+        record = TrialResult.from_tune(result)
+        if self.bound_mb is None or record is None or record.placement.pid is None:
+            return False
+        first = self.first_mb.get(record.placement.pid)
+        rss = record.rss_mb
+        return first is not None and rss is not None and rss - first > self.bound_mb
+
+    def retire_if_grown(self, tune_controller: Any, trial: Trial,
+                        result: dict[str, Any]) -> bool:
+        """Call as Tune stops or pauses ``trial``: its worker is not reused if it grew."""
+        if not self.grown(result):
+            return False
+        actor = getattr(tune_controller, "_trial_to_actor", {}).get(trial)
+        started = getattr(tune_controller, "_started_actors", None)
+        if actor is None or started is None or actor not in started:
+            return False  # not reusable anyway (or a Ray without these: reuse goes on)
+        started.discard(actor)
+        pid = int(result["pid"])
+        self.retired.append(pid)
+        log.info("worker %s grew past %s MB: a fresh worker takes its next trial",
+                 pid, self.bound_mb)
+        return True
