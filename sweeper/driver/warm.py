@@ -29,7 +29,11 @@ def read_warm_start(source: str, runs_dir: Path, spec: SweepSpec, fingerprint: s
     except UserInputError as exc:
         raise UserInputError(f"--warm-start {source}: {exc}") from None
     meta = SweepMeta.read(folder)
-    if meta.data_fingerprint and meta.data_fingerprint != fingerprint:
+    if meta.data_fingerprint is None:
+        raise UserInputError(f"--warm-start {source}: that sweep recorded no data fingerprint "
+                             "(it ran before sweeper recorded one), so whether it trained on "
+                             "this data cannot be told; start without --warm-start")
+    if meta.data_fingerprint != fingerprint:
         raise UserInputError(
             f"--warm-start {source}: that sweep trained on other data (fingerprint "
             f"{meta.data_fingerprint}, this sweep's data {fingerprint}); its scores do not "

@@ -196,6 +196,6 @@ def components(spec: SweepSpec, folder: Path, started_at: float, check: ConfigCh
                               start=start, warm=warm)
     scheduler = make_scheduler(spec, decisions, searcher, budget)
     progress = ProgressPrinter(recorder, planned_trials(spec), spec.objective.objective(),
-                               quiet=quiet)
+                               quiet=quiet, budget=budget)
     tracker = MlflowTracker(tracking, spec.name, folder, recorder, check.logged)
     return Components(searcher, scheduler, recorder, tracker, progress, budget)

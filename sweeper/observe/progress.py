@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ray.tune.experiment import Trial
 
     from sweeper.observe.recorder import SweepRecorder
+from sweeper.pruning.budget import SweepBudget
 
 __all__ = ["ProgressPrinter", "TuneTrialLinesOff"]
 
@@ -65,8 +66,10 @@ class ProgressPrinter(Callback):
     """Prints progress from the recorder's rows; stays quiet between events."""
 
     def __init__(self, recorder: SweepRecorder, planned: int, objective: Objective,
-                 quiet: bool = False, every_s: float = 30.0) -> None:
+                 quiet: bool = False, every_s: float = 30.0,
+                 budget: SweepBudget | None = None) -> None:
         self.recorder = recorder
+        self.budget = budget  # a time limit bounds the ETA
         self.planned = planned
         self.objective = objective
         self.metric = objective.metric
@@ -79,7 +82,12 @@ class ProgressPrinter(Callback):
         counts = Counter(r["status"] for r in rows)
         done = sum(n for s, n in counts.items() if Status(s).terminal)
         elapsed = self.recorder.now()
-        eta = "?" if not done else _clock(elapsed / done * max(self.planned - done, 0))
+        left = None if not done else elapsed / done * max(self.planned - done, 0)
+        budget = self.budget
+        if budget is not None and budget.time_limit_s is not None:  # it may end first
+            remaining = max(budget.time_limit_s - budget.spent_s(), 0.0)
+            left = remaining if left is None else min(left, remaining)
+        eta = "?" if left is None else _clock(left)
         best = best_trial(pd.DataFrame(rows), self.objective) if rows else None
         best_text = (f"best {self.metric} {best.score:.4f} (trial {best.number})"
                      if best else "no score yet")

@@ -29,19 +29,27 @@ class WorkerRecycler:
 
     def __init__(self, bound_mb: int | None) -> None:
         self.bound_mb = bound_mb
-        self.first_mb: dict[int, float] = {}  # worker pid -> resident memory at its first epoch
+        # (node, pid) of a worker -> its resident memory at its first epoch (pids repeat
+        # across nodes, and a new process may get a retired one's pid)
+        self.first_mb: dict[tuple[str, int], float] = {}
         self.retired: list[int] = []  # pids, in order
 
+    @staticmethod
+    def _worker(record: TrialResult) -> tuple[str, int] | None:
+        pid = record.placement.pid
+        return None if pid is None else (record.placement.node_id, pid)
+
     def observe(self, record: TrialResult) -> None:
-        pid, rss = record.placement.pid, record.rss_mb
-        if pid is not None and rss:
-            self.first_mb.setdefault(pid, rss)
+        worker, rss = self._worker(record), record.rss_mb
+        if worker is not None and rss:
+            self.first_mb.setdefault(worker, rss)
 
     def grown(self, result: dict[str, Any]) -> bool:
         record = TrialResult.from_tune(result)
-        if self.bound_mb is None or record is None or record.placement.pid is None:
+        worker = None if record is None else self._worker(record)
+        if self.bound_mb is None or record is None or worker is None:
             return False
-        first = self.first_mb.get(record.placement.pid)
+        first = self.first_mb.get(worker)
         rss = record.rss_mb
         return first is not None and rss is not None and rss - first > self.bound_mb
 
@@ -50,13 +58,18 @@ class WorkerRecycler:
         """Call as Tune stops or pauses ``trial``: its worker is not reused if it grew."""
         if not self.grown(result):
             return False
+        # on PAUSE Tune hands schedulers a restricted wrapper around the controller
+        tune_controller = getattr(tune_controller, "_tune_controller", tune_controller)
         actor = getattr(tune_controller, "_trial_to_actor", {}).get(trial)
         started = getattr(tune_controller, "_started_actors", None)
         if actor is None or started is None or actor not in started:
             return False  # not reusable anyway (or a Ray without these: reuse goes on)
         started.discard(actor)
-        pid = int(result["pid"])
-        self.retired.append(pid)
+        record = TrialResult.from_tune(result)
+        assert record is not None and record.placement.pid is not None  # grown() said so
+        self.first_mb.pop((record.placement.node_id, record.placement.pid), None)
+        self.retired.append(record.placement.pid)
+        pid = record.placement.pid
         log.info("worker %s grew past %s MB: a fresh worker takes its next trial",
                  pid, self.bound_mb)
         return True

@@ -88,6 +88,11 @@ class RecordingScheduler(TrialScheduler):
         state["_controller"] = None
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "recycler" not in state:  # pickled in tuner.pkl before workers were recycled
+            self.recycler = WorkerRecycler(None)
+
     def tell_lost(self, trial: Trial) -> None:
         """Tell the searcher and the scheduler that Tune ended a trial without saying so
         (a failed reset of a reused worker). The searcher through Tune's search_alg, whose

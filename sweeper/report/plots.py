@@ -19,7 +19,7 @@ import pandas as pd
 
 from sweeper.objective import Objective
 from sweeper.status import Status
-from sweeper.store.study import INFEASIBLE_ATTR
+from sweeper.store.study import INFEASIBLE_ATTR, WARM_START_ATTR
 
 __all__ = ["PLOTS", "make_plots"]
 
@@ -31,10 +31,12 @@ PLOTS = ("optimization_history", "parallel_coordinates", "param_importances",
 
 
 def feasible_study(study: optuna.Study) -> optuna.Study:
-    """The finished, feasible trials only (infeasible ones carry a stand-in value)."""
+    """This sweep's finished, feasible trials only (infeasible ones carry a stand-in value;
+    a warm start's ran in another sweep)."""
     copy = optuna.create_study(directions=study.directions)
     copy.add_trials([t for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-                     if INFEASIBLE_ATTR not in t.user_attrs])
+                     if INFEASIBLE_ATTR not in t.user_attrs
+                     and WARM_START_ATTR not in t.user_attrs])
     return copy
 
 

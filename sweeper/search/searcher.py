@@ -30,9 +30,8 @@ from sweeper.pruning.pruners import make_pruner
 from sweeper.result import OBJECTIVE_KEY, TrialResult
 from sweeper.search.samplers import make_sampler, training_seed
 from sweeper.search.space import suggest
-from sweeper.search.start import WARM_START_ATTR
 from sweeper.status import Reason, Status
-from sweeper.store.study import INFEASIBLE_ATTR
+from sweeper.store.study import INFEASIBLE_ATTR, WARM_START_ATTR
 
 __all__ = ["CONSTRAINT", "OptunaSearcher"]
 
@@ -242,3 +241,6 @@ class OptunaSearcher(Searcher):
                 frozen_trial = optuna.trial.Trial(self.study, frozen._trial_id)
                 frozen_trial.set_user_attr("orphaned", True)
                 self.study.tell(frozen_trial, state=TrialState.FAIL)
+                fixed = frozen.system_attrs.get("fixed_params")
+                if fixed:  # a start point (or the defaults') asked but never run: again
+                    self.study.enqueue_trial(fixed)

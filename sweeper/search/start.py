@@ -22,13 +22,13 @@ from sweeper.config.params import (
 )
 from sweeper.config.schema import SweepSpec
 from sweeper.search.space import active, config_of, distribution
+from sweeper.store.study import WARM_START_ATTR
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 __all__ = ["WARM_START_ATTR", "WarmStart", "default_point", "start_points", "warm_start"]
 
-WARM_START_ATTR = "warm_start_from"  # Optuna user attribute: the sweep a trial came from
 
 
 def _number(value: Any) -> bool:
@@ -52,7 +52,8 @@ def _within(param: AnyParam, default: Any) -> Any:
     else:
         value = math.sqrt(low * high) if param.log else (low + high) / 2
     if param.step:
-        value = min(low + round((value - low) / param.step) * param.step, high)
+        top = low + math.floor((high - low) / param.step + 1e-9) * param.step  # on the grid
+        value = min(low + round((value - low) / param.step) * param.step, top)
     return round(value) if isinstance(param, IntParam) else value
 
 

@@ -11,10 +11,12 @@ from sweeper.store.layout import STUDY_FILE
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["INFEASIBLE_ATTR", "open_study"]
+__all__ = ["INFEASIBLE_ATTR", "WARM_START_ATTR", "open_study"]
 
 # The Optuna user attribute that marks a configuration never launched, and says why.
 INFEASIBLE_ATTR = Status.INFEASIBLE.value
+# The user attribute of a trial another sweep ran (``--warm-start``): the sweep's name.
+WARM_START_ATTR = "warm_start_from"
 
 
 def open_study(folder: Path, study_name: str) -> optuna.Study:

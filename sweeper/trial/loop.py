@@ -121,7 +121,13 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
     import keras
 
     class EpochLoop(keras.callbacks.Callback):
-        """Turns every epoch into a TrialResult for the sink; applies early stopping."""
+        """Turns every epoch into a TrialResult for the sink; applies early stopping.
+
+        Async-safe: Keras then runs the batch hook on a thread of its own, so the training
+        loop never waits for a batch's loss to reach the host (an exception raised there
+        reaches ``fit`` at the next batch)."""
+
+        async_safe = True
 
         def __init__(self) -> None:
             super().__init__()

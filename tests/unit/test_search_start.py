@@ -18,8 +18,9 @@ from sweeper.models.cnn.kind import CnnKind
 from sweeper.pruning.recycling import WorkerRecycler
 from sweeper.result import Placement, TrialResult
 from sweeper.search.space import suggest
-from sweeper.search.start import WARM_START_ATTR, default_point, start_points, warm_start
+from sweeper.search.start import default_point, start_points, warm_start
 from sweeper.status import Status
+from sweeper.store.study import WARM_START_ATTR
 from sweeper.trial.checkpoint import CheckpointPolicy
 
 SPACE = """\
@@ -45,6 +46,11 @@ def test_the_first_point_is_the_kinds_defaults_within_the_space() -> None:
                      "dropout": 0.3, "depth": 3, "batch_norm": True}
     assert "momentum" not in first  # inactive for adam: never asked of Optuna
     assert given == {"learning_rate": 0.01, "optimizer": "sgd", "momentum": 0.5}
+
+
+def test_a_default_beyond_a_stepped_range_takes_its_last_grid_point() -> None:
+    spec = spec_module.loads("space: {filters: {int: [8, 30], step: 4}}\n").spec
+    assert default_point(spec.space, CnnKind().defaults()) == {"filters": 28}
 
 
 def test_without_defaults_the_middle_of_each_range_and_the_first_choice() -> None:
