@@ -57,7 +57,7 @@ def run_sweeper(folder: Path, trials: int, epochs: int, reuse: bool,
     path = folder / f"{name}.yaml"
     path.write_text(SPACE.format(name=name, trials=trials, epochs=epochs))
     started = time.monotonic()
-    outcome = run_sweep(spec_module.load(path), Overrides(), folder / "runs", None,
+    outcome = run_sweep(spec_module.load(path), Overrides(), folder / "runs", "local",
                         quiet=True, reuse_actors=reuse, local_cpus=CPUS)
     wall = time.monotonic() - started
     history = pd.read_csv(outcome.folder / "history.csv")
@@ -104,7 +104,8 @@ def run_plain(folder: Path, trials: int, epochs: int, target: float) -> dict[str
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
-    ray.init(num_cpus=CPUS, include_dashboard=False, log_to_driver=False)
+    # address="local": a private Ray, never a cluster recorded on this machine
+    ray.init(address="local", num_cpus=CPUS, include_dashboard=False, log_to_driver=False)
     space = {"learning_rate": tune.loguniform(1e-4, 1e-2), "batch_size": 128, "depth": 2,
              "filters": 16, "dense_units": 64, "epochs": epochs}
     started = time.monotonic()
