@@ -44,19 +44,21 @@ class WorkerRecycler:
         if worker is not None and rss:
             self.first_mb.setdefault(worker, rss)
 
-    def grown(self, result: dict[str, Any]) -> bool:
+    def grown(self, result: dict[str, Any]) -> tuple[str, int] | None:
+        """The worker behind ``result`` when it grew past the bound, else None."""
         record = TrialResult.from_tune(result)
         worker = None if record is None else self._worker(record)
         if self.bound_mb is None or record is None or worker is None:
-            return False
-        first = self.first_mb.get(worker)
-        rss = record.rss_mb
-        return first is not None and rss is not None and rss - first > self.bound_mb
+            return None
+        first, rss = self.first_mb.get(worker), record.rss_mb
+        grew = first is not None and rss is not None and rss - first > self.bound_mb
+        return worker if grew else None
 
     def retire_if_grown(self, tune_controller: Any, trial: Trial,
                         result: dict[str, Any]) -> bool:
         """Call as Tune stops or pauses ``trial``: its worker is not reused if it grew."""
-        if not self.grown(result):
+        worker = self.grown(result)
+        if worker is None:
             return False
         # on PAUSE Tune hands schedulers a restricted wrapper around the controller
         tune_controller = getattr(tune_controller, "_tune_controller", tune_controller)
@@ -65,11 +67,8 @@ class WorkerRecycler:
         if actor is None or started is None or actor not in started:
             return False  # not reusable anyway (or a Ray without these: reuse goes on)
         started.discard(actor)
-        record = TrialResult.from_tune(result)
-        assert record is not None and record.placement.pid is not None  # grown() said so
-        self.first_mb.pop((record.placement.node_id, record.placement.pid), None)
-        self.retired.append(record.placement.pid)
-        pid = record.placement.pid
+        del self.first_mb[worker]
+        self.retired.append(worker[1])
         log.info("worker %s grew past %s MB: a fresh worker takes its next trial",
-                 pid, self.bound_mb)
+                 worker[1], self.bound_mb)
         return True

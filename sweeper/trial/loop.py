@@ -32,9 +32,6 @@ __all__ = ["EarlyStoppingState", "EpochSink", "LoopSettings", "MissingObjective"
 
 EpochSink = Callable[[TrialResult, "keras.Model"], None]
 StopCheck = Callable[[], bool]
-# Reading the loss forces the host to wait for the device; every this many batches (and at
-# each epoch's end) is soon enough to stop a diverged trial, and keeps a GPU's queue full.
-LOSS_CHECK_EVERY = 16
 
 
 @dataclass(frozen=True)
@@ -123,9 +120,9 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
     class EpochLoop(keras.callbacks.Callback):
         """Turns every epoch into a TrialResult for the sink; applies early stopping.
 
-        Async-safe: Keras then runs the batch hook on a thread of its own, so the training
-        loop never waits for a batch's loss to reach the host (an exception raised there
-        reaches ``fit`` at the next batch)."""
+        Async-safe: Keras then runs the batch hook (and turns each batch's loss into a Python
+        number) on a thread of its own, so the training loop never waits for the loss to
+        reach the host; an exception raised there reaches ``fit`` at the next batch."""
 
         async_safe = True
 
@@ -157,12 +154,10 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
         def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             if stop_requested is not None and stop_requested():
                 raise StopRequested  # a stopped trial frees its worker now, not an epoch later
-            if (batch + 1) % LOSS_CHECK_EVERY:
-                return
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
                 # stop now: a NaN never reaches an epoch report, the scheduler or a score
-                raise TrialFailure(Reason.NAN_LOSS, f"loss became {float(loss)} by batch "
+                raise TrialFailure(Reason.NAN_LOSS, f"loss became {float(loss)} at batch "
                                    f"{batch + 1} of epoch {self.epoch + 1}")
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -208,8 +203,8 @@ def fit(model: keras.Model, data: Dataset, params: dict[str, Any], seed: int,
     """Train from ``state.epoch`` to at most ``settings.max_epochs``, one sink call per epoch.
 
     Raises TrialFailure (NaN, a missing objective metric) and StopRequested (once
-    ``stop_requested`` says so, checked after every batch; the loss every LOSS_CHECK_EVERY
-    batches); other errors propagate."""
+    ``stop_requested`` says so, checked after every batch, as the loss is); other errors
+    propagate."""
     size = batch_size(params)
     model.fit(
         pipeline(data.x_train, data.y_train, size, training=True, seed=seed + state.epoch),
