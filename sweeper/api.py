@@ -16,6 +16,7 @@ from sweeper.config.loaded import LoadedSpec
 from sweeper.config.overrides import Overrides
 from sweeper.config.yamlio import dump
 from sweeper.report.compare import compare as compare_sweeps
+from sweeper.report.doctor import DoctorReport, diagnose_sweep
 from sweeper.store.best import best_trial
 from sweeper.store.layout import existing_sweep
 from sweeper.store.meta import SweepMeta
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     from sweeper.notify import Notifier
 
-__all__ = ["Sweep", "compare", "load", "load_spec", "run"]
+__all__ = ["Sweep", "compare", "doctor", "load", "load_spec", "run"]
 
 
 def _runs_dir(runs_dir: str | Path | None) -> Path:
@@ -95,6 +96,10 @@ class Sweep:
                              document["provenance"]["trial_id"], Path(model))
         return output
 
+    def doctor(self) -> DoctorReport:
+        """The problems its trials had, what explains them, and what to change."""
+        return diagnose_sweep(self.name, self.runs_dir)
+
     def plots(self) -> list[Path]:
         """Write the PNG plots to runs/NAME/plots/ and return them."""
         from sweeper.report.plots import make_plots
@@ -142,3 +147,9 @@ def run(path_or_spec: str | Path | dict[str, Any], runs_dir: str | Path | None =
 def compare(names: list[str], runs_dir: str | Path | None = None) -> pd.DataFrame:
     """Side by side: best objective, trials by status, wall time, epochs, time to the best."""
     return compare_sweeps(names, _runs_dir(runs_dir))
+
+
+def doctor(name: str, runs_dir: str | Path | None = None) -> DoctorReport:
+    """The problems a sweep's trials had, the parameter values that explain them, and the
+    search-space changes they suggest (``sweeper.report.doctor.render_doctor`` prints it)."""
+    return diagnose_sweep(name, _runs_dir(runs_dir))

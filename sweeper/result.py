@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sweeper.findings import Finding, join_codes
 from sweeper.status import Reason, Status
 
 __all__ = ["OBJECTIVE_KEY", "TIME_KEY", "Placement", "TrialResult"]
@@ -54,7 +55,8 @@ class TrialResult:
     resumed_from_epoch: int | None = None  # the first report after a restart from a checkpoint
     resumed_iterations: int | None = None
     rss_mb: float | None = None  # the worker's resident memory
-    findings: tuple[str, ...] = ()  # room for what a diagnosis of the epoch found
+    findings: tuple[Finding, ...] = ()  # what the diagnosis found in this epoch
+    probe: dict[str, float] = field(default_factory=dict)  # the epoch's last probe, probe_*
 
     @property
     def failed(self) -> bool:
@@ -78,7 +80,7 @@ class TrialResult:
                        metrics={}, error=error[-4000:], lr=None, epoch_seconds=None,
                        validation_seconds=None, checkpoint_seconds=None,
                        optimizer_iterations=None, resumed_from_epoch=None,
-                       resumed_iterations=None, rss_mb=None)
+                       resumed_iterations=None, rss_mb=None, probe={})
 
     def epoch_metrics(self) -> dict[str, float]:
         """The numbers plotted per epoch (history.csv's metric columns, MLflow's metrics)."""
@@ -87,7 +89,7 @@ class TrialResult:
             "lr": self.lr, "epoch_seconds": self.epoch_seconds,
             "validation_seconds": self.validation_seconds,
             "checkpoint_seconds": self.checkpoint_seconds,
-            "optimizer_iterations": self.optimizer_iterations}
+            "optimizer_iterations": self.optimizer_iterations, **self.probe}
         return {k: float(v) for k, v in values.items()
                 if isinstance(v, int | float) and not isinstance(v, bool)}
 
@@ -102,6 +104,7 @@ class TrialResult:
             "optimizer_iterations": self.optimizer_iterations,
             "resumed_from_epoch": self.resumed_from_epoch,
             "resumed_iterations": self.resumed_iterations, "rss_mb": self.rss_mb,
+            **self.probe, "findings": join_codes([f.code for f in self.findings]),
         }
 
     # -- the Tune boundary
@@ -120,7 +123,8 @@ class TrialResult:
             "optimizer_iterations": self.optimizer_iterations,
             "resumed_from_epoch": self.resumed_from_epoch,
             "resumed_iterations": self.resumed_iterations, "rss_mb": self.rss_mb,
-            "error": self.error, "findings": list(self.findings),
+            "error": self.error, "findings": [f.to_json() for f in self.findings],
+            "probe": dict(self.probe),
         }
 
     @classmethod
@@ -147,7 +151,9 @@ class TrialResult:
             resumed_from_epoch=_int(result.get("resumed_from_epoch")),
             resumed_iterations=_int(result.get("resumed_iterations")),
             rss_mb=_float(result.get("rss_mb")), error=str(result.get("error") or ""),
-            findings=tuple(result.get("findings") or ()))
+            findings=tuple(Finding.from_json(f) for f in result.get("findings") or ()
+                           if isinstance(f, dict)),
+            probe={k: float(v) for k, v in (result.get("probe") or {}).items()})
 
 
 def _float(value: Any) -> float | None:

@@ -44,6 +44,7 @@ class Reason(StrEnum):
     TIME_LIMIT = "time_limit"  # the sweep's time limit ended it
     SWEEP_STOPPED = "sweep_stopped"  # the sweep stopped (too many failures in a row, a stop)
     NOT_PLACED = "not_placed"  # Tune could not start it on a worker
+    DIAGNOSIS = "diagnosis"  # a severe finding (the trial's ``diagnosis`` column says which)
     INTERRUPTED = "interrupted"
 
 

@@ -16,8 +16,8 @@ from sweeper.errors import SweeperError, UserInputError
 if TYPE_CHECKING:
     from sweeper.observe.tracking.config import TrackingConfig
 
-__all__ = ["cmd_compare", "cmd_export", "cmd_results", "cmd_resume", "cmd_run", "cmd_status",
-           "cmd_train", "cmd_ui"]
+__all__ = ["cmd_compare", "cmd_doctor", "cmd_export", "cmd_results", "cmd_resume", "cmd_run",
+           "cmd_status", "cmd_train", "cmd_ui"]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -59,6 +59,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.test_metrics:
         print(f"test ({result.test_images} held-out images): "
               + ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items()))
+    for finding in result.findings:
+        print(f"diagnosis: {finding['code']} ({finding['severity']}, epoch {finding['epoch']}): "
+              f"{finding['message']}; fix: {finding['fix']}")
     print(f"model saved to {result.model_path} (metrics in {output.with_suffix('.json')})")
     return 0
 
@@ -131,6 +134,13 @@ def cmd_results(args: argparse.Namespace) -> int:
         objective = load_spec_for(args.name, folder).spec.objective.objective()
         frame = ranked(trials, objective, args.sort, args.top)
     print(render(frame, args.format))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from sweeper.report.doctor import diagnose_sweep, render_doctor
+
+    print(render_doctor(diagnose_sweep(args.name, runs_dir(args.runs_dir)), args.format))
     return 0
 
 

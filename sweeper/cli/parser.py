@@ -14,6 +14,7 @@ from sweeper.cli.args import (
 )
 from sweeper.cli.commands import (
     cmd_compare,
+    cmd_doctor,
     cmd_export,
     cmd_results,
     cmd_resume,
@@ -120,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also write PNG plots to RUNS_DIR/NAME/plots/ (and log them to "
                               "the sweep's MLflow run)")
     results.set_defaults(handler=cmd_results)
+
+    doctor = commands.add_parser(
+        "doctor", help="which problems the trials had, what explains them, what to change",
+        description="Count the diagnosed problems of a sweep's trials (diverging, "
+                    "overfitting, ...), find the parameter values that explain each "
+                    "(e.g. optimizer=sgd and learning_rate > 0.05), and suggest changes to "
+                    "the search space.")
+    doctor.add_argument("name", help="sweep name")
+    add_runs_dir(doctor)
+    doctor.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    doctor.set_defaults(handler=cmd_doctor)
 
     export = commands.add_parser(
         "export", help="the best (or a chosen) trial as a fixed file that trains again",

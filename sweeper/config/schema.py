@@ -23,11 +23,13 @@ from pydantic import (
 )
 
 from sweeper.config.params import FixedParam, Param, StrictModel
+from sweeper.findings import Code
 from sweeper.objective import Objective
 
 __all__ = ["NAME_MAX_LENGTH", "NAME_PATTERN", "SECTION_MODELS", "BudgetSpec", "DataSpec",
-           "EarlyStoppingSpec", "FailuresSpec", "ModelSpec", "ObjectiveSpec", "ResourcesSpec",
-           "SchedulerSpec", "SearchSpec", "SweepSpec", "TrackingSpec", "parse_duration"]
+           "DiagnosisSpec", "EarlyStoppingSpec", "FailuresSpec", "ModelSpec", "ObjectiveSpec",
+           "ResourcesSpec", "SchedulerSpec", "SearchSpec", "SweepSpec", "TrackingSpec",
+           "parse_duration"]
 
 NAME_MAX_LENGTH = 100  # a sweep name: a folder, an Optuna study, an MLflow experiment
 NAME_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{NAME_MAX_LENGTH - 1}}}$"
@@ -218,6 +220,20 @@ class FailuresSpec(StrictModel):
         "much training: 30s, 5m; 0 = every epoch")
 
 
+class DiagnosisSpec(StrictModel):
+    """Detectors that name why a trial does not learn (README: "Diagnosis")."""
+
+    enabled: StrictBool = Field(default=True, description="run the detectors in every trial")
+    prune: StrictBool = Field(
+        default=True, description="a severe finding stops the trial at once (status pruned, "
+        "reason diagnosis); false = findings are only recorded")
+    ignore: list[Code] = Field(default_factory=list,
+                               description="codes to leave out: [overfitting, dead_relu]")
+    probe_every: PositiveInt = Field(
+        default=100, description="training steps between two probes of gradients and "
+        "activations on one fixed batch (also at steps 0 and 10)")
+
+
 class TrackingSpec(StrictModel):
     uri: str | None = Field(default=None, description="MLflow tracking URI; null = runs/")
     experiment: str | None = Field(default=None, description="null = the sweep name")
@@ -238,6 +254,7 @@ class SweepSpec(StrictModel):
     failures: FailuresSpec = Field(default_factory=FailuresSpec)
     storage: str | None = Field(default=None, description="Ray Tune storage path or URI")
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    diagnosis: DiagnosisSpec = Field(default_factory=DiagnosisSpec)
     space: dict[str, Param] = Field(default_factory=dict, description="the hyperparameters")
     provenance: dict[str, Any] | None = Field(
         default=None, description="written by `sweeper export`: where a fixed config came from")

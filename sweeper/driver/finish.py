@@ -1,6 +1,6 @@
 """The end of a sweep, in order: an interrupt saves state and says how to resume; otherwise
-the best trial's model is exported and scored on the test split, plots are drawn, MLflow
-gets the summary, and sweep.json says how it ended."""
+the best trial's model is exported and scored on the test split, plots are drawn, the
+doctor's report is written, MLflow gets the summary, and sweep.json says how it ended."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from sweeper.observe.tracking.events import EventKind
 from sweeper.observe.tracking.tracker import EVENTS_FILE, MlflowTracker
 from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionLog
+from sweeper.report.doctor import DOCTOR_MD, write_doctor
 from sweeper.status import Reason, Status, SweepStatus
 from sweeper.store.best import BestTrial, best_trial
 from sweeper.store.layout import BEST_MODEL, DECISIONS_FILE, HISTORY_CSV, TRIALS_CSV
@@ -77,6 +78,9 @@ def finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta, signals: 
     if model_path is not None:
         artifacts.append((str(model_path), "model"))
     artifacts += [(str(p), "plots") for p in _plots(spec, folder, trials, notifier)]
+    doctor = write_doctor(spec.name, trials, spec.space, folder / DOCTOR_MD, notifier)
+    if doctor is not None:  # a failed report is a warning; the sweep is done
+        artifacts.append((str(doctor), None))
     status = SweepStatus.FAILED if failure else SweepStatus.FINISHED
     tracker.emit({"kind": EventKind.SWEEP_END, "status": status, "counts": counts,
                   "artifacts": artifacts, "best_score": best.score if best else None,

@@ -13,7 +13,9 @@ from sweeper.config.loaded import LoadedSpec
 from sweeper.config.params import FixedParam
 from sweeper.data.dataset import load_dataset
 from sweeper.data.pipeline import pipeline
+from sweeper.diagnosis.monitor import merge
 from sweeper.errors import SpecError, SweepFailed, UserInputError
+from sweeper.findings import Finding
 from sweeper.models.compile import batch_size
 from sweeper.models.kinds import resolve_kind
 from sweeper.notify import LogNotifier, Notifier
@@ -46,6 +48,7 @@ class TrainResult:
     test_metrics: dict[str, float] = field(default_factory=dict)
     test_images: int = 0
     history: list[dict[str, float]] = field(default_factory=list)  # per epoch, as in a sweep
+    findings: list[dict[str, Any]] = field(default_factory=list)  # the diagnosis, per code
 
 
 def require_fixed(loaded: LoadedSpec) -> dict[str, Any]:
@@ -102,7 +105,7 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     model = kind.build(params, info)
-    settings = LoopSettings.of(spec, epochs)
+    settings = LoopSettings.of(spec, epochs, prune=False)
     state = EarlyStoppingState()
     best = _BestWeights()
     base = TrialResult(number=0, seed=seed, epoch=0, status=Status.RUNNING,
@@ -116,8 +119,10 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
                           f"logged: {', '.join(missing.logged)}") from None
     except TrialFailure as failure:
         if failure.reason == Reason.NAN_LOSS:
+            seen = [f"{f.code} ({f.message})" for f in merge([*best.findings, *failure.findings])]
             raise SweepFailed("training diverged: the loss became NaN or infinite; lower the "
-                              "learning rate or add batch normalization") from None
+                              "learning rate or add batch normalization"
+                              + (f"; diagnosis: {'; '.join(seen)}" if seen else "")) from None
         raise
     if state.best is None:
         raise SweepFailed("training ran no epoch")
@@ -144,6 +149,7 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
         test_metrics=test_metrics,
         test_images=dataset.test_images,
         history=best.history,
+        findings=[f.to_json() for f in merge(best.findings)],
     )
     output.with_suffix(".json").write_text(json.dumps(asdict(result), indent=2) + "\n")
     return result
@@ -155,9 +161,11 @@ class _BestWeights:
     def __init__(self) -> None:
         self.weights: list[Any] | None = None
         self.history: list[dict[str, float]] = []
+        self.findings: list[Finding] = []
 
     def keep(self, result: TrialResult, model: Any) -> None:
         self.history.append(result.epoch_metrics())
+        self.findings.extend(result.findings)
         if result.best_epoch == result.epoch:
             self.weights = model.get_weights()
 

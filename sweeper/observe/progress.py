@@ -15,8 +15,9 @@ from ray.tune import Callback
 from ray.tune.progress_reporter import TrialProgressCallback
 
 from sweeper.objective import Objective
-from sweeper.status import Status
+from sweeper.status import Reason, Status
 from sweeper.store.best import best_trial
+from sweeper.store.tables import DIAGNOSIS_COLUMN
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -108,9 +109,14 @@ class ProgressPrinter(Callback):
         if row is None or self.quiet:
             return
         score = f" {self.metric} {float(row['score']):.4f}" if _finite(row.get("score")) else ""
+        codes = row.get(DIAGNOSIS_COLUMN) or ""
         reason = f" ({row['reason']})" if row.get("reason") else ""
+        if codes and row.get("reason") == Reason.DIAGNOSIS:
+            reason, codes = f" ({Reason.DIAGNOSIS.value}: {codes})", ""
+        found = f"; diagnosis: {codes}" if codes else ""
         self._print(f"[{_clock(self.recorder.now())}] trial {row['number']} {row['status']}"
-                    f"{reason} after {row['epochs']} epoch(s){score}{_error_line(row, trial)}")
+                    f"{reason} after {row['epochs']} epoch(s){score}{found}"
+                    f"{_error_line(row, trial)}")
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
                           **info: Any) -> None:

@@ -14,19 +14,27 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from ray.tune import Callback
 
+from sweeper.findings import Finding
 from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionLog, final_status, infrastructure_reason
 from sweeper.result import TrialResult
 from sweeper.status import Decision, Reason, Status
 from sweeper.store.layout import HISTORY_CSV, TRIALS_CSV
-from sweeper.store.tables import PARAM_PREFIX, param_column, read_table, write_table
+from sweeper.store.tables import (
+    DIAGNOSIS_COLUMN,
+    PARAM_PREFIX,
+    param_column,
+    read_table,
+    write_table,
+)
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
 
 __all__ = ["SweepRecorder"]
 
-LEADING_COLUMNS = ["trial_id", "number", "status", "reason", "score", "best_epoch", "epochs"]
+LEADING_COLUMNS = ["trial_id", "number", "status", "reason", "score", "best_epoch", "epochs",
+                   DIAGNOSIS_COLUMN]
 TRAILING_COLUMNS = ["seed", "node_id", "node_ip", "gpu_ids", "pid", "started_s", "ended_s",
                     "error"]
 
@@ -46,17 +54,20 @@ class SweepRecorder(Callback):
         self.flush_every_s = flush_every_s
         self.rows: dict[str, dict[str, Any]] = {}
         self.history: dict[str, dict[str, Any]] = {}  # "trial_id:epoch" -> row
+        # trial id -> code -> the finding's JSON: its first sighting, or its first severe one
+        self.findings: dict[str, dict[str, dict[str, Any]]] = {}
         self.consecutive_failed = 0
         self._last_flush = 0.0
 
     # -- Tune's callback state (saved with the experiment state)
     def get_state(self) -> dict[str, Any]:
-        return {"rows": self.rows, "history": self.history,
+        return {"rows": self.rows, "history": self.history, "findings": self.findings,
                 "consecutive_failed": self.consecutive_failed}
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.rows = state["rows"]
         self.history = state["history"]
+        self.findings = state.get("findings", {})
         self.consecutive_failed = state["consecutive_failed"]
         self._keep_ends_written_since()
         self.flush(force=True)
@@ -89,8 +100,9 @@ class SweepRecorder(Callback):
             config = trial.config
             row = {"trial_id": trial.trial_id, "number": config.get("number"),
                    "status": Status.RUNNING.value, "reason": "", "score": None,
-                   "best_epoch": 0, "epochs": 0, "seed": config.get("seed"),
-                   "started_s": self.now(), "ended_s": None, "error": ""}
+                   "best_epoch": 0, "epochs": 0, DIAGNOSIS_COLUMN: "",
+                   "seed": config.get("seed"), "started_s": self.now(), "ended_s": None,
+                   "error": ""}
             row.update({param_column(k): v for k, v in config.get("params", {}).items()})
             self.rows[trial.trial_id] = row
         return row
@@ -109,6 +121,7 @@ class SweepRecorder(Callback):
             return
         row = self._row(trial)
         row["seed"] = record.seed
+        self._note(trial.trial_id, row, record.findings)
         for key, value in asdict(record.placement).items():
             if value not in (None, ""):
                 row[key] = value
@@ -124,6 +137,20 @@ class SweepRecorder(Callback):
             if self.decisions.paused_at(trial.trial_id, record.epoch):
                 row["status"] = Status.PAUSED.value
         self.flush()
+
+    def _note(self, trial_id: str, row: dict[str, Any], findings: tuple[Finding, ...]) -> None:
+        """The trial's findings so far: the ``diagnosis`` cell and the MLflow artifact."""
+        if not findings:
+            return
+        kept = self.findings.setdefault(trial_id, {})
+        for finding in findings:
+            old = kept.get(finding.code.value)
+            if old is None or (finding.severe and not Finding.from_json(old).severe):
+                kept[finding.code.value] = finding.to_json()
+        row[DIAGNOSIS_COLUMN] = ";".join(kept)
+
+    def trial_findings(self, trial_id: str) -> list[dict[str, Any]]:
+        return list(self.findings.get(trial_id, {}).values())
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial,
                           **info: Any) -> None:
@@ -166,7 +193,8 @@ class SweepRecorder(Callback):
         """A configuration the searcher never launched (its architecture cannot exist)."""
         trial_id = f"infeasible_{number:05d}"
         row = {"trial_id": trial_id, "number": number, "status": Status.INFEASIBLE.value,
-               "reason": reason, "score": None, "best_epoch": 0, "epochs": 0, "seed": seed,
+               "reason": reason, "score": None, "best_epoch": 0, "epochs": 0,
+               DIAGNOSIS_COLUMN: "", "seed": seed,
                "started_s": self.now(), "ended_s": self.now(), "error": ""}
         row.update({param_column(k): v for k, v in params.items()})
         self.rows[trial_id] = row

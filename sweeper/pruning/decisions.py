@@ -131,6 +131,9 @@ def final_status(decisions: DecisionLog, trial_id: str, result: TrialResult | No
         return Status.FAILED, error
     if reported in (Status.COMPLETED, Status.STOPPED_EARLY):
         return reported, Reason.NONE
+    if reported == Status.PRUNED:  # the trial pruned itself: a severe diagnosis
+        assert result is not None
+        return Status.PRUNED, result.reason or Reason.DIAGNOSIS
     last = decisions.last(trial_id)
     if last is not None and last.decision == Decision.ENDED:
         status = Status.FAILED if last.reason in FAILING_REASONS else Status.PRUNED

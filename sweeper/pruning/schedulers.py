@@ -147,6 +147,10 @@ class RecordingScheduler(TrialScheduler):
         self._epoch[trial.trial_id] = record.epoch
         decision = self.inner.on_trial_result(self._wrap(tune_controller), trial, result)
         running = record.status == Status.RUNNING
+        if not running:
+            # the trial's last report (completed, stopped early, pruned by its diagnosis):
+            # it ends by itself, so a PAUSE would only resume it past its end
+            return TrialScheduler.CONTINUE
         if decision == TrialScheduler.STOP and running and record.epoch < self.max_epochs:
             self.decisions.record(trial.trial_id, Decision.PRUNED, record.epoch, self.name)
         elif decision == TrialScheduler.PAUSE and running:

@@ -11,10 +11,12 @@ import pandas as pd
 from sweeper.store.layout import HISTORY_CSV, TRIALS_CSV, existing_sweep, sweep_folder
 from sweeper.store.meta import SweepMeta
 
-__all__ = ["PARAM_PREFIX", "history_frame", "param_column", "params_of", "read_table",
-           "trials_frame", "write_table"]
+__all__ = ["DIAGNOSIS_COLUMN", "FINDINGS_COLUMN", "PARAM_PREFIX", "history_frame",
+           "param_column", "params_of", "read_table", "trials_frame", "write_table"]
 
 PARAM_PREFIX = "param_"  # trials.csv names a parameter's column param_<name>
+DIAGNOSIS_COLUMN = "diagnosis"  # trials.csv: the trial's finding codes, joined by ';'
+FINDINGS_COLUMN = "findings"  # history.csv: the epoch's finding codes
 
 
 def param_column(name: str) -> str:
@@ -34,7 +36,7 @@ def _missing(value: Any) -> bool:
 # Columns that are text whatever they look like: Tune's trial ids are 8 hex digits, so
 # about 1 in 40 is all digits ('21884169') or reads as a float ('1234e567'); a GPU list of
 # one ('0') reads as a number.
-TEXT_COLUMNS = ("trial_id", "node_id", "node_ip", "gpu_ids")
+TEXT_COLUMNS = ("trial_id", "node_id", "node_ip", "gpu_ids", DIAGNOSIS_COLUMN, FINDINGS_COLUMN)
 
 
 def read_table(path: Path) -> pd.DataFrame:

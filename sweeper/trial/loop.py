@@ -12,12 +12,16 @@ import math
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from sweeper.config.schema import SweepSpec
 from sweeper.data.dataset import Dataset
 from sweeper.data.pipeline import pipeline
+from sweeper.diagnosis import PROBE_EXAMPLES, DiagnosisMonitor, DiagnosisSettings
+from sweeper.findings import Finding
 from sweeper.models.compile import batch_size
 from sweeper.objective import Objective
 from sweeper.result import TrialResult
@@ -42,11 +46,19 @@ class LoopSettings:
     max_epochs: int
     patience: int | None
     min_delta: float
+    diagnosis: DiagnosisSettings | None = None  # None: no diagnosis
 
     @classmethod
-    def of(cls, spec: SweepSpec, max_epochs: int | None = None) -> LoopSettings:
+    def of(cls, spec: SweepSpec, max_epochs: int | None = None,
+           prune: bool | None = None) -> LoopSettings:
+        """``prune``: overrides the file's ``diagnosis.prune`` (``sweeper train`` reports
+        findings but trains the configuration it was given to the end)."""
+        d = spec.diagnosis
+        diagnosis = DiagnosisSettings(
+            prune=d.prune if prune is None else prune, ignore=frozenset(d.ignore),
+            probe_every=d.probe_every) if d.enabled else None
         return cls(spec.objective.objective(), max_epochs or spec.budget.max_epochs,
-                   spec.early_stopping.patience, spec.early_stopping.min_delta)
+                   spec.early_stopping.patience, spec.early_stopping.min_delta, diagnosis)
 
 
 @dataclass
@@ -57,6 +69,7 @@ class EarlyStoppingState:
     best: float | None = None
     best_epoch: int = 0
     wait: int = 0
+    diagnosis: dict[str, Any] = field(default_factory=dict)  # the monitor's state
 
     def update(self, value: float, objective: Objective, min_delta: float) -> None:
         self.epoch += 1
@@ -69,10 +82,12 @@ class EarlyStoppingState:
 class TrialFailure(Exception):
     """A trial-level failure with its reason (the trial ends; the sweep goes on)."""
 
-    def __init__(self, reason: Reason, detail: str) -> None:
+    def __init__(self, reason: Reason, detail: str,
+                 findings: tuple[Finding, ...] = ()) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.findings = findings  # what the diagnosis saw (a NaN loss: nan_loss last)
 
 
 class StopRequested(Exception):
@@ -114,7 +129,7 @@ def _says_oom(text: str) -> bool:
 
 def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: TrialResult,
                     sink: EpochSink, resumed_from: int | None,
-                    stop_requested: StopCheck | None) -> Any:
+                    stop_requested: StopCheck | None, monitor: DiagnosisMonitor | None) -> Any:
     import keras
 
     class EpochLoop(keras.callbacks.Callback):
@@ -138,6 +153,8 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
         def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
             # after a restore: the optimizer's step count as loaded from the checkpoint
             self.start_iterations = int(self.model.optimizer.iterations.numpy())
+            if monitor is not None:
+                monitor.attach(self.model)
 
         def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.started = time.monotonic()
@@ -151,21 +168,35 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
             if self.validation_started is not None:
                 self.validation_seconds = round(time.monotonic() - self.validation_started, 4)
 
+        def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            # on the training thread between two steps: where the probe may run
+            steps = (self.params or {}).get("steps")
+            if monitor is not None and monitor.before_batch(self.epoch + 1, steps) is not None \
+                    and monitor.should_stop:
+                self.model.stop_training = True  # the epoch ends after this batch
+
         def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             if stop_requested is not None and stop_requested():
                 raise StopRequested  # a stopped trial frees its worker now, not an epoch later
             loss = (logs or {}).get("loss")
             if loss is not None and not math.isfinite(float(loss)):
                 # stop now: a NaN never reaches an epoch report, the scheduler or a score
-                raise TrialFailure(Reason.NAN_LOSS, f"loss became {float(loss)} at batch "
-                                   f"{batch + 1} of epoch {self.epoch + 1}")
+                where = f"loss became {float(loss)} at batch {batch + 1} of epoch {self.epoch + 1}"
+                raise TrialFailure(Reason.NAN_LOSS, where, self._nan(where))
+            if loss is not None:
+                self.last_loss = float(loss)
+
+        def _nan(self, where: str) -> tuple[Finding, ...]:
+            if monitor is None:
+                return ()
+            return monitor.nan(self.epoch + 1, where, getattr(self, "last_loss", None))
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             logs = {k: float(v) for k, v in (logs or {}).items()}
             if not all(math.isfinite(v) for v in logs.values()):
                 self.model.stop_training = True
-                raise TrialFailure(Reason.NAN_LOSS, f"non-finite metrics at epoch {epoch + 1}: "
-                                   f"{logs}")
+                where = f"non-finite metrics at epoch {epoch + 1}: {logs}"
+                raise TrialFailure(Reason.NAN_LOSS, where, self._nan(where))
             if stop_requested is not None and stop_requested():
                 raise StopRequested
             metric = settings.objective.metric
@@ -173,15 +204,24 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
                 raise MissingObjective(metric, list(logs))
             value = logs[metric]
             state.update(value, settings.objective, settings.min_delta)
-            status = Status.RUNNING
+            findings: tuple[Finding, ...] = ()
+            probe: dict[str, float] = {}
+            if monitor is not None:
+                findings = monitor.end_epoch(state.epoch, logs)
+                probe = monitor.probe_summary()
+                state.diagnosis = monitor.state()
+            status, reason = Status.RUNNING, Reason.NONE
             if state.epoch >= settings.max_epochs:
                 status = Status.COMPLETED
+            elif monitor is not None and monitor.should_stop:
+                status, reason = Status.PRUNED, Reason.DIAGNOSIS  # it cannot come good
+                self.model.stop_training = True
             elif settings.patience is not None and state.wait >= settings.patience:
                 status = Status.STOPPED_EARLY
                 self.model.stop_training = True
             optimizer = self.model.optimizer
             result = replace(
-                base, epoch=state.epoch, status=status, objective=value,
+                base, epoch=state.epoch, status=status, reason=reason, objective=value,
                 best_objective=state.best, best_epoch=state.best_epoch, metrics=logs,
                 lr=float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
                 epoch_seconds=round(time.monotonic() - self.started, 4),
@@ -189,7 +229,7 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
                 optimizer_iterations=int(optimizer.iterations.numpy()),
                 resumed_from_epoch=resumed_from if self.first else None,
                 resumed_iterations=self.start_iterations if self.first else None,
-                rss_mb=resident_mb())
+                rss_mb=resident_mb(), findings=findings, probe=probe)
             self.first = False
             sink(result, self.model)
 
@@ -206,9 +246,27 @@ def fit(model: keras.Model, data: Dataset, params: dict[str, Any], seed: int,
     ``stop_requested`` says so, checked after every batch, as the loss is); other errors
     propagate."""
     size = batch_size(params)
+    monitor = _monitor(settings, data, params, seed, state)
     model.fit(
         pipeline(data.x_train, data.y_train, size, training=True, seed=seed + state.epoch),
         validation_data=pipeline(data.x_val, data.y_val, size, training=False, seed=seed),
         epochs=settings.max_epochs, initial_epoch=state.epoch, shuffle=False,  # the pipeline
         verbose=verbose, callbacks=[_epoch_callback(settings, state, base, sink, resumed_from,
-                                   stop_requested)])
+                                                    stop_requested, monitor)])
+
+
+# the built-in CNN's augmentation strength from which over-augmentation is looked for
+_AUGMENTATION = "augmentation"
+
+
+def _monitor(settings: LoopSettings, data: Dataset, params: dict[str, Any], seed: int,
+             state: EarlyStoppingState) -> DiagnosisMonitor | None:
+    """The trial's diagnosis, probing a fixed random batch of the training split."""
+    if settings.diagnosis is None:
+        return None
+    picked = np.random.default_rng(seed).permutation(len(data.x_train))[:PROBE_EXAMPLES]
+    strength = params.get(_AUGMENTATION)
+    strong = (float(strength) >= settings.diagnosis.thresholds.augment_strength
+              if isinstance(strength, int | float) and not isinstance(strength, bool) else None)
+    return DiagnosisMonitor(settings.diagnosis, data.num_classes, data.x_train[picked],
+                            data.y_train[picked], strong, state.diagnosis or None)

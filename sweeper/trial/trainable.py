@@ -151,5 +151,5 @@ def _report_failure(base: TrialResult, state: EarlyStoppingState,
 
     # objective: the best so far, never NaN (the scheduler wrapper drops failed results)
     reached = replace(base, epoch=state.epoch, best_objective=state.best,
-                      best_epoch=state.best_epoch)
+                      best_epoch=state.best_epoch, findings=failure.findings)
     tune.report(reached.failure(failure.reason, failure.detail).to_tune())

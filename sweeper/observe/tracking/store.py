@@ -5,6 +5,7 @@ run's last logged step is known, so a replay never duplicates a run or a (metric
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from sweeper.observe.tracking.config import TrackingConfig, client, redact
 from sweeper.observe.tracking.events import EventKind
 from sweeper.status import Status, SweepStatus, TrackedStatus
 
-__all__ = ["PERMANENT_ERRORS", "MlflowStore", "is_permanent", "log_files"]
+__all__ = ["DIAGNOSIS_ARTIFACT", "PERMANENT_ERRORS", "MlflowStore", "is_permanent", "log_files"]
+
+DIAGNOSIS_ARTIFACT = "diagnosis.json"
 
 RUN_STATUS = {Status.COMPLETED: "FINISHED", Status.STOPPED_EARLY: "FINISHED",
               Status.PRUNED: "KILLED", Status.FAILED: "FAILED", Status.INFEASIBLE: "FAILED"}
@@ -168,6 +171,9 @@ class MlflowStore:
         self._tags(run_id, tags)
         if event.get("error"):
             self.client.log_text(run_id, redact(event["error"]), "error.txt")
+        if event.get("diagnosis"):  # each finding: code, severity, epoch, evidence, fix
+            self.client.log_text(run_id, json.dumps(event["diagnosis"], indent=2),
+                                 DIAGNOSIS_ARTIFACT)
         self.client.set_terminated(run_id, RUN_STATUS[Status(event["status"])])
 
     def _on_interrupted(self, event: dict[str, Any]) -> None:

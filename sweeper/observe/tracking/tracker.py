@@ -33,7 +33,7 @@ from sweeper.observe.tracking.store import MlflowStore, is_permanent
 from sweeper.result import TrialResult
 from sweeper.status import Status
 from sweeper.store import jsonlog
-from sweeper.store.tables import params_of
+from sweeper.store.tables import DIAGNOSIS_COLUMN, params_of
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
@@ -258,12 +258,15 @@ class MlflowTracker(Callback):
 
     def _trial_end(self, trial_id: str) -> None:
         row = self.recorder.rows.get(trial_id, {})
+        findings = self.recorder.trial_findings(trial_id)
+        tags = {"sweeper.score": row.get("score"), "sweeper.epochs": row.get("epochs")}
+        if findings:  # filterable in the UI: tags.`sweeper.diagnosis` LIKE '%dead_relu%'
+            tags["sweeper.diagnosis"] = row.get(DIAGNOSIS_COLUMN, "")
+            tags.update({f"sweeper.diagnosis.{f['code']}": f["severity"] for f in findings})
         self.emit({"kind": EventKind.TRIAL_END, "trial_id": trial_id, "number": row.get("number"),
                    "status": row.get("status", Status.FAILED.value),
                    "reason": row.get("reason", ""),
-                   "error": row.get("error", ""),
-                   "tags": {"sweeper.score": row.get("score"),
-                            "sweeper.epochs": row.get("epochs")}})
+                   "error": row.get("error", ""), "tags": tags, "diagnosis": findings})
 
     def _infeasible(self) -> None:
         for trial_id, row in list(self.recorder.rows.items()):
