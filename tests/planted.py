@@ -72,6 +72,10 @@ FAULTS = [
            _custom("exploding_subclassed")),
     Recipe("custom ten sigmoid layers", "vanishing_gradients", _custom("vanishing")),
     Recipe("custom negative relu biases", "dead_relu", _custom("dead_relu")),
+    # on digits the same knobs give a NaN loss within the first epoch
+    Recipe("cnn sgd lr 5, relu, without batch norm", "dead_relu",
+           space={"optimizer": "sgd", "learning_rate": 5.0, "batch_norm": False},
+           sources=("mnist5k",)),
     Recipe("cnn learning rate 1e-7", "stalled", space={"learning_rate": 1.0e-7}),
     Recipe("custom sgd 1e-7", "stalled", _custom("crawling")),
     # digits' 8x8 images: these defaults learn there; on 28x28 MNIST they stay at chance

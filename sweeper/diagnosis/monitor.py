@@ -7,6 +7,7 @@ trial restarted on another worker judges its curves from epoch 1, not from the r
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,7 @@ class DiagnosisMonitor:
         self.step = 0
         self.pending: list[Finding] = []  # probe findings of the epoch under way
         self.last: ProbeReading | None = None  # the latest probe
+        self.seconds = 0.0  # spent by the diagnosis in the epoch under way (probes, detectors)
         self.stop: Finding | None = None  # the severe finding that should end the trial
         self._probe: Probe | None = None
         self._probe_failed = False
@@ -105,11 +107,14 @@ class DiagnosisMonitor:
         if (self._probe is None or self._probe_failed
                 or not self.settings.probes_at(step, steps_per_epoch)):
             return None
+        started = time.perf_counter()
         try:
             reading = self._probe.measure(step)
         except Exception:  # a model the probe cannot run: the curve detectors still do
             self._probe_failed = True
             return None
+        finally:
+            self.seconds += time.perf_counter() - started
         if self.first is None:
             self.first = reading
         self.last = reading
@@ -124,6 +129,7 @@ class DiagnosisMonitor:
 
     def end_epoch(self, epoch: int, logs: dict[str, float]) -> tuple[Finding, ...]:
         """The epoch's findings: its probes' and its curves'."""
+        started = time.perf_counter()
         record = EpochRecord.of(epoch, logs)
         if record is not None:
             self.history.append(record)
@@ -133,11 +139,16 @@ class DiagnosisMonitor:
         self.pending = []
         if self.stop is None:
             self.stop = next((f for f in found if f.severe), None)
+        self.seconds += time.perf_counter() - started
         return found
 
     def probe_summary(self) -> dict[str, float]:
-        """The latest probe's numbers, logged with the epoch."""
-        return {} if self.last is None else self.last.summary()
+        """The latest probe's numbers and the epoch's diagnosis time, logged with the epoch
+        (the time starts again for the next epoch)."""
+        summary = {} if self.last is None else self.last.summary()
+        summary["probe_seconds"] = round(self.seconds, 4)
+        self.seconds = 0.0
+        return summary
 
     def nan(self, epoch: int, where: str, last_loss: float | None) -> tuple[Finding, ...]:
         """The findings a NaN loss ends the trial with (what the probes saw, then the NaN)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from ray.tune import Callback
 
-from sweeper.findings import Finding
+from sweeper.findings import SEPARATOR, Finding
 from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionLog, final_status, infrastructure_reason
 from sweeper.result import TrialResult
@@ -147,7 +147,7 @@ class SweepRecorder(Callback):
             old = kept.get(finding.code.value)
             if old is None or (finding.severe and not Finding.from_json(old).severe):
                 kept[finding.code.value] = finding.to_json()
-        row[DIAGNOSIS_COLUMN] = ";".join(kept)
+        row[DIAGNOSIS_COLUMN] = SEPARATOR.join(kept)
 
     def trial_findings(self, trial_id: str) -> list[dict[str, Any]]:
         return list(self.findings.get(trial_id, {}).values())

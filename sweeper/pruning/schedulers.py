@@ -160,7 +160,14 @@ class RecordingScheduler(TrialScheduler):
 
     def on_trial_complete(self, tune_controller: Any, trial: Trial,
                           result: dict[str, Any]) -> None:
-        self.inner.on_trial_complete(self._wrap(tune_controller), trial, result)
+        record = TrialResult.from_tune(result)
+        if record is not None and record.healthy:
+            self.inner.on_trial_complete(self._wrap(tune_controller), trial, result)
+        else:
+            # a trial that failed before any epoch has no value: ASHA and the median rule
+            # would rank its None, so the scheduler only forgets it
+            with contextlib.suppress(KeyError):
+                self.inner.on_trial_remove(self._wrap(tune_controller), trial)
         self.recycler.retire_if_grown(tune_controller, trial, result)
 
     def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:

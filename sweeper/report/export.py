@@ -30,7 +30,7 @@ from sweeper.version import __version__
 __all__ = ["choose_trial", "export", "exported_name", "fixed_document", "trial_params"]
 
 KEPT_SECTIONS = ("data", "model", "objective", "budget", "early_stopping", "resources",
-                 "tracking")
+                 "tracking", "diagnosis")
 
 
 def choose_trial(trials: pd.DataFrame, objective: Objective, trial: str | None) -> pd.Series:

@@ -133,3 +133,22 @@ def test_a_sweep_prunes_a_diagnosed_trial_and_says_why_everywhere(tmp_path: Path
     report = json.loads(doctor.stdout)
     assert {c["code"]: c["trials"] for c in report["findings"]}["dead_relu"] == 1
     assert "dead_relu" in (folder / "doctor.md").read_text()
+
+
+def test_the_probe_changes_nothing_training_depends_on(digits: Any) -> None:
+    """Batch-norm statistics, dropout's and augmentation's random state, the weights: as
+    training left them, after any number of probes."""
+    import numpy as np
+
+    from sweeper.diagnosis.probe import Probe
+    from sweeper.models.cnn.build import build_cnn
+    from sweeper.trial.trainable import input_info
+
+    model = build_cnn({"augmentation": 0.5, "dropout": 0.5}, input_info(digits, False))
+    before = [np.array(v) for v in model.variables]
+    probe = Probe(model, digits.x_train, digits.y_train)
+    readings = [probe.measure(step) for step in (0, 10)]
+    assert all(r.grad_norm > 0 and r.relu_units for r in readings)
+    after = [np.array(v) for v in model.variables]
+    assert len(before) == len(after) and all(
+        np.array_equal(a, b) for a, b in zip(before, after, strict=True))

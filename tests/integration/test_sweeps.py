@@ -360,6 +360,7 @@ def test_failures_end_their_trial_not_the_sweep(tmp_path: Path, ray_head: str) -
     assert (by_mode.loc["nan", "status"], by_mode.loc["nan", "reason"]) == ("failed",
                                                                             "nan_loss")
     assert by_mode.loc["nan", "epochs"] == 0  # stopped inside its first epoch
+    assert "nan_loss" in by_mode.loc["nan", "diagnosis"].split(";")  # and named so
     history = read_table(folder / "history.csv")
     assert history["objective"].notna().all()  # no NaN ever recorded as a result
     assert set(history["trial_id"]) == {by_mode.loc["ok", "trial_id"]}

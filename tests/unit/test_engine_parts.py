@@ -370,3 +370,37 @@ def test_a_sweep_stopped_for_failures_fails_even_when_the_table_breaks_the_run()
     budget.stop(Reason.SWEEP_STOPPED)  # what the recorder's count decided
     message = _failure(trials, spec, Path("runs/x"), None, budget)
     assert message is not None and "stopped after 2 failed trials in a row" in message
+
+
+def test_asha_forgets_a_trial_that_failed_before_any_epoch(tmp_path: Path) -> None:
+    """A trial failed in its first epoch (NaN) ends with no value: ASHA must not rank it
+    (it multiplied None and Tune logged 'Error stopping trial'), and a trial that ended
+    pruned by its diagnosis is ranked like any result."""
+    from ray.tune.schedulers import AsyncHyperBandScheduler
+
+    from sweeper.pruning.schedulers import RecordingScheduler
+
+    class Bridge:
+        def observe(self, *_: object) -> None: ...
+        def should_prune(self, trial_id: str) -> bool: return False
+        def already_ended(self, trial_id: str) -> bool: return False
+        def is_live(self, trial_id: str) -> bool: return True
+
+    log = DecisionLog(tmp_path / "d.jsonl")
+    asha = AsyncHyperBandScheduler(time_attr="epoch", metric="objective", mode="max", max_t=4,
+                                   grace_period=1, reduction_factor=2)
+    scheduler = RecordingScheduler(asha, log, 4, "asha", Bridge(), SweepBudget(None))
+    nan, diagnosed = _Trial("nan", None), _Trial("diagnosed", None)
+    controller = _Controller([nan, diagnosed])
+    for trial in (nan, diagnosed):
+        scheduler.on_trial_add(controller, trial)
+    failed = TrialResult(number=0, seed=0, epoch=0, status=Status.RUNNING).failure(
+        Reason.NAN_LOSS, "loss became nan at batch 3 of epoch 1")
+    scheduler.on_trial_complete(controller, nan, failed.to_tune())
+    assert "nan" not in asha._trial_info
+    pruned = TrialResult(number=1, seed=0, epoch=1, status=Status.PRUNED,
+                         reason=Reason.DIAGNOSIS, objective=0.2, best_objective=0.2)
+    assert scheduler.on_trial_result(controller, diagnosed, pruned.to_tune()) == "CONTINUE"
+    scheduler.on_trial_complete(controller, diagnosed, pruned.to_tune())
+    assert "diagnosed" not in asha._trial_info
+    assert log.last("diagnosed") is None  # it pruned itself: no scheduler decision
