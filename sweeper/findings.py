@@ -7,6 +7,7 @@ needs TensorFlow to do so. The detectors themselves live in ``sweeper.diagnosis`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -85,8 +86,10 @@ class Finding:
         return FIXES[self.code]
 
     def to_json(self) -> dict[str, Any]:
+        # strict JSON (diagnosis.json is read by the MLflow UI): a non-finite number as text
+        evidence = {k: v if math.isfinite(v) else str(v) for k, v in self.evidence.items()}
         return {"code": self.code.value, "severity": self.severity.value, "epoch": self.epoch,
-                "evidence": dict(self.evidence), "message": self.message, "fix": self.fix}
+                "evidence": evidence, "message": self.message, "fix": self.fix}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Finding:

@@ -58,6 +58,7 @@ HEALTHY = [
            space={"batch_norm_position": "before_activation", "batch_size": 32}, epochs=8),
     Recipe("sequential (seed example 2)", None, _custom("healthy_sequential"), epochs=8),
     Recipe("functional residual", None, _custom("healthy_residual"), epochs=8),
+    Recipe("sequential with L2 regularizers", None, _custom("healthy_regularized"), epochs=8),
     Recipe("subclassed", None, _custom("healthy_subclassed"), epochs=8),
 ]
 

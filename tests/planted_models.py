@@ -38,6 +38,19 @@ def healthy_sequential(params: dict[str, Any], input_shape: tuple[int, ...],
     return _compile(model)
 
 
+def healthy_regularized(params: dict[str, Any], input_shape: tuple[int, ...],
+                        num_classes: int) -> keras.Model:
+    """The seed's CNN with L2 weight regularizers (their losses are part of the loss)."""
+    l2 = keras.regularizers.L2(1e-4)
+    model = keras.Sequential([
+        keras.Input(input_shape), keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu", kernel_regularizer=l2),
+        keras.layers.MaxPooling2D(padding="same"), keras.layers.Flatten(),
+        keras.layers.Dense(128, activation="relu", kernel_regularizer=l2),
+        keras.layers.Dense(num_classes, activation="softmax")])
+    return _compile(model)
+
+
 def healthy_residual(params: dict[str, Any], input_shape: tuple[int, ...],
                      num_classes: int) -> keras.Model:
     """Functional: batch norm before ReLU layers, a residual block, a tanh dense head."""

@@ -59,7 +59,11 @@ class CurveContext:
         return math.log(max(self.num_classes, 2))
 
     def near_chance_accuracy(self, value: float | None) -> bool:
-        return value is not None and value <= self.chance * (1 + self.thresholds.chance_margin)
+        """Within ``chance_margin`` of the way from chance to 1 (0.145 for 10 classes,
+        0.525 for 2): a margin relative to chance alone would call 0.72 of 2 classes
+        chance."""
+        margin = self.thresholds.chance_margin * (1 - self.chance)
+        return value is not None and value <= self.chance + margin
 
     def learns(self, value: float | None) -> bool:
         margin = self.thresholds.learns_margin

@@ -7,6 +7,7 @@ trial restarted on another worker judges its curves from epoch 1, not from the r
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -82,7 +83,7 @@ class DiagnosisMonitor:
         first = None if self.first is None else {
             "step": self.first.step, "loss": self.first.loss, "grad_norm": self.first.grad_norm}
         return {"history": [asdict(r) for r in self.history], "first": first,
-                "step": self.step}
+                "step": self.step, "stop": None if self.stop is None else self.stop.to_json()}
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.history = [EpochRecord(**r) for r in state.get("history", [])]
@@ -90,6 +91,9 @@ class DiagnosisMonitor:
         self.first = None if not first else ProbeReading(
             int(first["step"]), float(first["loss"]), float(first["grad_norm"]))
         self.step = int(state.get("step", 0))
+        stop = state.get("stop")
+        finding = None if not stop else Finding.from_json(stop)
+        self.stop = None if finding is None or finding.code in self.settings.ignore else finding
 
     # -- the loop's moments
     def attach(self, model: keras.Model) -> None:
@@ -115,8 +119,9 @@ class DiagnosisMonitor:
             return None
         finally:
             self.seconds += time.perf_counter() - started
-        if self.first is None:
-            self.first = reading
+        if self.first is None and math.isfinite(reading.loss) \
+                and math.isfinite(reading.grad_norm):
+            self.first = reading  # the start every later probe is judged against
         self.last = reading
         chance_loss = float(np.log(max(self.num_classes, 2)))
         found = self._kept(reading_findings(reading, self.first, epoch, chance_loss,

@@ -47,15 +47,19 @@ class Probe:
     """Measures the model on one fixed batch; built once per trial."""
 
     def __init__(self, model: keras.Model, x: np.ndarray, y: np.ndarray) -> None:
+        """``x``, ``y``: the fixed batch (at most a training batch: the probe must fit in
+        the memory a training step fits in)."""
         import tensorflow as tf
 
         self.model = model
-        self.x = tf.convert_to_tensor(np.asarray(x[:PROBE_EXAMPLES], dtype=np.float32))
-        self.y = tf.convert_to_tensor(np.asarray(y[:PROBE_EXAMPLES]))
+        self.x = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
+        self.y = tf.convert_to_tensor(np.asarray(y))
         self.relu_names: list[str] = []
         self.taps: keras.Model | None = None  # outputs, ReLU outputs, first kernel's input
         self.has_input = False
         self._built = False
+        policy = getattr(model, "dtype_policy", None)
+        self._half_precision = getattr(policy, "compute_dtype", "float32") == "float16"
 
     @property
     def sees_layers(self) -> bool:
@@ -114,20 +118,27 @@ class Probe:
         model, taps, relus = self.model, self.taps, len(self.relu_names)
         outputs, has_input = getattr(self, "_outputs", 1), self.has_input
 
+        def forward(x: Any) -> tuple[Any, list[Any], Any]:
+            if taps is None:
+                return model(x, training=True), [], tf.zeros((1,))
+            values = taps(x, training=True)
+            values = list(values) if isinstance(values, list | tuple) else [values]
+            predicted = values[0] if outputs == 1 else values[:outputs]
+            first_input = values[-1] if has_input else tf.zeros((1,))
+            return predicted, values[outputs:outputs + relus], first_input
+
         @tf.function(reduce_retracing=True)
         def probe_pass(x: Any, y: Any) -> Any:
             trainable = model.trainable_variables
-            with keras.StatelessScope(), tf.GradientTape() as tape:
-                if taps is not None:
-                    values = taps(x, training=True)
-                    values = list(values) if isinstance(values, list | tuple) else [values]
-                    predicted = values[0] if outputs == 1 else values[:outputs]
-                    activations = values[outputs:outputs + relus]
-                    first_input = values[-1] if has_input else tf.zeros((1,))
-                else:
-                    predicted = model(x, training=True)
-                    activations, first_input = [], tf.zeros((1,))
-                loss = model.compute_loss(x=x, y=y, y_pred=predicted, training=True)
+            with tf.GradientTape() as tape:
+                # the trainable variables mapped to their own values: weight regularizers
+                # read variables through the scope, and find nothing without a mapping
+                mapping = [(v, v.value) for v in trainable]
+                with keras.StatelessScope(state_mapping=mapping):
+                    predicted, activations, first_input = forward(x)
+                    # what Keras's train step calls (a user override may lack ``training``)
+                    loss = model._compute_loss(x=x, y=y, y_pred=predicted, sample_weight=None,
+                                               training=True)
             grads = tape.gradient(loss, trainable)
             squares = tf.stack([tf.reduce_sum(tf.square(tf.cast(g, tf.float32)))
                                 if g is not None else tf.constant(-1.0) for g in grads]
@@ -153,6 +164,8 @@ class Probe:
             if variable.name == "kernel":
                 kernels.append(math.sqrt(square / max(int(np.prod(variable.shape)), 1)))
         largest = max(by_layer.items(), key=lambda item: item[1], default=("", 0.0))
+        if self._half_precision:  # float16 gradients of an unscaled loss underflow: no ratio
+            kernels = []
         units = self._units()
         dead = {name: (units[i] - int(active[i]), units[i])
                 for i, name in enumerate(self.relu_names)}

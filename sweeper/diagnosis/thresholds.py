@@ -36,10 +36,10 @@ class Thresholds:
     dead_severe: float = 0.9
     dead_layer: float = 0.95  # share of one layer's units (a layer of >= dead_layer_units)
     dead_layer_units: int = 8
-    # near chance: a loss within this fraction of ln(classes), an accuracy within this
-    # margin of 1/classes
+    # near chance: a loss of at least this fraction of ln(classes), an accuracy at most
+    # this share of the way from 1/classes to 1
     chance_loss: float = 0.9
-    chance_margin: float = 0.5  # accuracy <= (1 + margin) / classes
+    chance_margin: float = 0.05  # accuracy <= chance + 0.05 x (1 - chance)
     stall_epochs: int = 2  # epochs near chance, with under stall_progress improvement
     stall_progress: float = 0.02
     learns_margin: float = 0.3  # training "learns": accuracy >= chance + 0.3 x (1 - chance)

@@ -134,7 +134,9 @@ class RecordingScheduler(TrialScheduler):
         self.inner.on_trial_add(self._wrap(tune_controller), trial)
 
     def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
+        bracket = self._hyperband_bracket(trial)
         self.inner.on_trial_error(self._wrap(tune_controller), trial)
+        self._process_left_bracket(tune_controller, bracket)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict[str, Any]) -> str:
         record = TrialResult.from_tune(result)
@@ -145,12 +147,12 @@ class RecordingScheduler(TrialScheduler):
         if not record.healthy:
             return TrialScheduler.CONTINUE
         self._epoch[trial.trial_id] = record.epoch
-        decision = self.inner.on_trial_result(self._wrap(tune_controller), trial, result)
         running = record.status == Status.RUNNING
         if not running:
             # the trial's last report (completed, stopped early, pruned by its diagnosis):
             # it ends by itself, so a PAUSE would only resume it past its end
             return TrialScheduler.CONTINUE
+        decision = self.inner.on_trial_result(self._wrap(tune_controller), trial, result)
         if decision == TrialScheduler.STOP and running and record.epoch < self.max_epochs:
             self.decisions.record(trial.trial_id, Decision.PRUNED, record.epoch, self.name)
         elif decision == TrialScheduler.PAUSE and running:
@@ -161,14 +163,39 @@ class RecordingScheduler(TrialScheduler):
     def on_trial_complete(self, tune_controller: Any, trial: Trial,
                           result: dict[str, Any]) -> None:
         record = TrialResult.from_tune(result)
+        bracket = self._hyperband_bracket(trial)
         if record is not None and record.healthy:
             self.inner.on_trial_complete(self._wrap(tune_controller), trial, result)
-        else:
-            # a trial that failed before any epoch has no value: ASHA and the median rule
-            # would rank its None, so the scheduler only forgets it
-            with contextlib.suppress(KeyError):
-                self.inner.on_trial_remove(self._wrap(tune_controller), trial)
+        elif self._tracks(trial):
+            # a failed trial's report holds no value of this epoch (None before any
+            # epoch): ASHA would rank it; its earlier epochs are in the rungs already
+            self.inner.on_trial_remove(self._wrap(tune_controller), trial)
+        self._process_left_bracket(tune_controller, bracket)
         self.recycler.retire_if_grown(tune_controller, trial, result)
+
+    def _tracks(self, trial: Trial) -> bool:
+        """Whether the inner scheduler still holds the trial (ASHA and HyperBand keep a
+        table of them; the others keep nothing to forget)."""
+        info = getattr(self.inner, "_trial_info", None)
+        return info is None or trial in info or trial.trial_id in info
+
+    def _hyperband_bracket(self, trial: Trial) -> Any:
+        if not isinstance(self.inner, HyperBandScheduler):
+            return None
+        entry = self.inner._trial_info.get(trial)
+        return entry[0] if entry else None
+
+    def _process_left_bracket(self, tune_controller: Any, bracket: Any) -> None:
+        """Ray's HyperBand halves a bracket when a trial reaches its milestone, or when one
+        is removed before the bracket was first halved; a trial that ends by itself (done,
+        stopped early, diagnosed, failed) after that leaves the others paused at the
+        milestone for ever. Halve it here once every trial left has reached it."""
+        if bracket is None or not isinstance(self.inner, HyperBandScheduler):
+            return
+        left = bracket.current_trials()
+        if left and bracket.cur_iter_done() and not any(
+                t.status == t.RUNNING for t in left):
+            self.inner._process_bracket(self._wrap(tune_controller), bracket)
 
     def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
         self.inner.on_trial_remove(self._wrap(tune_controller), trial)

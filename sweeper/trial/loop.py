@@ -71,6 +71,12 @@ class EarlyStoppingState:
     wait: int = 0
     diagnosis: dict[str, Any] = field(default_factory=dict)  # the monitor's state
 
+    def ended(self, settings: LoopSettings) -> bool:
+        """Whether the trial this state belongs to is over: its epochs run, or pruned by a
+        severe diagnosis (a retry from that checkpoint must not train on)."""
+        pruning = settings.diagnosis is not None and settings.diagnosis.prune
+        return self.epoch >= settings.max_epochs or bool(pruning and self.diagnosis.get("stop"))
+
     def update(self, value: float, objective: Objective, min_delta: float) -> None:
         self.epoch += 1
         if objective.better(value, self.best, min_delta):
@@ -171,8 +177,9 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
         def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             # on the training thread between two steps: where the probe may run
             steps = (self.params or {}).get("steps")
+            last_epoch = self.epoch + 1 >= settings.max_epochs  # it completes as it is
             if monitor is not None and monitor.before_batch(self.epoch + 1, steps) is not None \
-                    and monitor.should_stop:
+                    and monitor.should_stop and not last_epoch:
                 self.model.stop_training = True  # the epoch ends after this batch
 
         def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -264,7 +271,8 @@ def _monitor(settings: LoopSettings, data: Dataset, params: dict[str, Any], seed
     """The trial's diagnosis, probing a fixed random batch of the training split."""
     if settings.diagnosis is None:
         return None
-    picked = np.random.default_rng(seed).permutation(len(data.x_train))[:PROBE_EXAMPLES]
+    examples = min(PROBE_EXAMPLES, batch_size(params))  # no more memory than a training step
+    picked = np.random.default_rng(seed).permutation(len(data.x_train))[:examples]
     strength = params.get(_AUGMENTATION)
     strong = (float(strength) >= settings.diagnosis.thresholds.augment_strength
               if isinstance(strength, int | float) and not isinstance(strength, bool) else None)

@@ -132,7 +132,7 @@ def run_trial(config: dict[str, Any], payload: TrialPayload) -> None:
                                                            settings.horizontal_flip))
         base = replace(base, param_count=int(model.count_params()), epoch=state.epoch,
                        best_objective=state.best, best_epoch=state.best_epoch)
-        if state.epoch >= settings.loop.max_epochs:
+        if state.ended(settings.loop):
             return
         fit(model, payload.data(), params, seed, settings.loop, state, base,
             _reporter(state, settings.checkpoints),

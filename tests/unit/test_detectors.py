@@ -223,3 +223,40 @@ def test_the_file_names_codes_to_ignore_and_refuses_unknown_ones() -> None:
     assert spec.diagnosis.ignore == [Code.OVERFITTING] and not spec.diagnosis.prune
     with pytest.raises(ValueError, match="overfitting"):
         SweepSpec(name="d", diagnosis={"ignore": ["overfit"]})
+
+
+def test_a_pruned_trial_restarted_from_its_checkpoint_stays_ended() -> None:
+    """Its last checkpoint holds the stop: a retry (a lost worker) must not train on."""
+    import numpy as np
+
+    from sweeper.objective import Objective
+    from sweeper.trial.loop import EarlyStoppingState, LoopSettings
+
+    monitor = DiagnosisMonitor(DiagnosisSettings(), 10, np.zeros((2, 8, 8, 1)), np.zeros(2),
+                               False)
+    for loss in (2.31, 2.305):
+        monitor.end_epoch(len(monitor.history) + 1, {"loss": loss, "accuracy": 0.1})
+    state = EarlyStoppingState(epoch=2, diagnosis=monitor.state())
+    settings = LoopSettings(Objective.of("val_accuracy", "max"), 10, None, 0.0,
+                            DiagnosisSettings())
+    assert state.ended(settings)
+    assert not state.ended(LoopSettings(Objective.of("val_accuracy", "max"), 10, None, 0.0,
+                                        DiagnosisSettings(prune=False)))
+    assert not EarlyStoppingState(epoch=2).ended(settings)
+
+
+def test_chance_is_judged_relative_to_the_classes() -> None:
+    """0.72 of 2 classes is learning, not chance; 0.14 of 10 is chance."""
+    binary = CurveContext(2)
+    assert not binary.near_chance_accuracy(0.72) and binary.near_chance_accuracy(0.52)
+    slow_binary_start = curve((0.68, 0.58, 0.67, 0.6), (0.67, 0.6, 0.66, 0.61))
+    assert curve_findings(slow_binary_start, binary) == []
+    assert TEN.near_chance_accuracy(0.14) and not TEN.near_chance_accuracy(0.2)
+
+
+def test_evidence_that_is_not_a_number_stays_strict_json() -> None:
+    import json
+
+    finding = Finding(Code.EXPLODING_GRADIENTS, Severity.SEVERE, 1, {"grad_norm": math.inf})
+    text = json.dumps(finding.to_json(), allow_nan=False)
+    assert Finding.from_json(json.loads(text)).evidence["grad_norm"] == math.inf
