@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -404,3 +405,85 @@ def test_asha_forgets_a_trial_that_failed_before_any_epoch(tmp_path: Path) -> No
     scheduler.on_trial_complete(controller, diagnosed, pruned.to_tune())
     assert "diagnosed" not in asha._trial_info
     assert log.last("diagnosed") is None  # it pruned itself: no scheduler decision
+
+
+class _BracketTrial:
+    """A Tune trial as HyperBand reads it: status, is_saving, trial_id."""
+
+    PENDING, RUNNING, PAUSED, TERMINATED = "PENDING", "RUNNING", "PAUSED", "TERMINATED"
+
+    def __init__(self, trial_id: str) -> None:
+        self.trial_id, self.status, self.is_saving = trial_id, self.RUNNING, False
+        self.config = {"number": 0}
+
+
+def test_hyperband_halves_a_bracket_whose_last_running_trial_ended_by_itself(
+        tmp_path: Path) -> None:
+    """Ray's HyperBand halves a bracket only when a trial reaches its milestone (or is
+    removed before the first halving): once a bracket has been halved, a trial that ends by
+    itself short of the next milestone (pruned by its diagnosis, stopped early, failed)
+    left the others paused there for ever."""
+    from ray.tune.schedulers import HyperBandScheduler, TrialScheduler
+
+    from sweeper.pruning.schedulers import RecordingScheduler
+
+    class Bridge:
+        def observe(self, *_: object) -> None: ...
+        def should_prune(self, trial_id: str) -> bool: return False
+        def already_ended(self, trial_id: str) -> bool: return False
+        def is_live(self, trial_id: str) -> bool: return True
+
+    class Controller:
+        def __init__(self) -> None:
+            self.trials: list[_BracketTrial] = []
+
+        def get_live_trials(self) -> list[_BracketTrial]:
+            return [t for t in self.trials if t.status != t.TERMINATED]
+
+        def stop_trial(self, trial: _BracketTrial) -> None:
+            trial.status = trial.TERMINATED
+            scheduler.on_trial_remove(self, trial)
+
+    hyperband = HyperBandScheduler(time_attr="epoch", metric="objective", mode="max",
+                                   max_t=9, reduction_factor=3)
+    scheduler = RecordingScheduler(hyperband, DecisionLog(tmp_path / "d.jsonl"), 9,
+                                   "hyperband", Bridge(), SweepBudget(None))
+    controller = Controller()
+    bracket: Any = None
+    while bracket is None or not bracket.filled():  # up to the bracket that halves twice
+        trial = _BracketTrial(f"t{len(controller.trials)}")
+        controller.trials.append(trial)
+        scheduler.on_trial_add(controller, trial)
+        bracket = hyperband._trial_info[trial][0]
+        bracket = bracket if bracket._halves == 2 else None
+    members = bracket.current_trials()
+
+    def report(trial: _BracketTrial, epoch: int, value: float,
+               status: Status = Status.RUNNING) -> str:
+        result = TrialResult(number=0, seed=0, epoch=epoch, status=status, objective=value,
+                             best_objective=value, reason=(
+                                 Reason.DIAGNOSIS if status == Status.PRUNED else Reason.NONE))
+        decision = scheduler.on_trial_result(controller, trial, result.to_tune())
+        if decision == TrialScheduler.PAUSE:
+            trial.status = trial.PAUSED
+        return decision
+
+    milestone = int(bracket._cumul_r)
+    for index, trial in enumerate(members):  # every member reaches the first milestone
+        report(trial, milestone, 0.1 + 0.01 * index)
+    survivors = [t for t in members if t.status != t.TERMINATED]
+    assert 1 < len(survivors) < len(members)  # halved once: the bad ones stopped
+    for trial in survivors:
+        trial.status = trial.RUNNING  # Tune resumes them
+    *waiting, last = survivors
+    for trial in waiting:
+        assert report(trial, int(bracket._cumul_r), 0.5) == TrialScheduler.PAUSE
+    # the last running one is pruned by its diagnosis short of the milestone, and ends
+    pruned = TrialResult(number=0, seed=0, epoch=milestone + 1, status=Status.PRUNED,
+                         reason=Reason.DIAGNOSIS, objective=0.05, best_objective=0.2)
+    assert report(last, milestone + 1, 0.05, Status.PRUNED) == TrialScheduler.CONTINUE
+    last.status = last.TERMINATED
+    scheduler.on_trial_complete(controller, last, pruned.to_tune())
+    # the waiting ones go on (or the bracket ends them): none is left paused for ever
+    resumed = scheduler.choose_trial_to_run(controller)
+    assert resumed in waiting or all(t.status == t.TERMINATED for t in waiting)
