@@ -99,9 +99,11 @@ class DiagnosisMonitor:
     def attach(self, model: keras.Model) -> None:
         from sweeper.diagnosis.probe import Probe
 
-        if self.strong_augmentation is None:
+        if self.strong_augmentation is None:  # Keras's augmentation layers, nested ones too
+            flatten = getattr(model, "_flatten_layers", None)
+            layers = list(flatten(include_self=False)) if flatten else list(model.layers)
             self.strong_augmentation = any(type(layer).__name__.startswith("Random")
-                                           for layer in model.layers)
+                                           for layer in layers)
         self._probe = Probe(model, *self.probe_data)
 
     def before_batch(self, epoch: int, steps_per_epoch: int | None = None) -> Finding | None:
