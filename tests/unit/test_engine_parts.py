@@ -266,6 +266,15 @@ def test_tune_state_of_an_older_layout_is_bad_input_not_a_traceback() -> None:
         pickle.loads(b"csweeper.observe.recorder\nFailureStopper\n.")
 
 
+class _Bridge:
+    """The searcher side of the scheduler wrapper: nothing to prune, every trial live."""
+
+    def observe(self, *_: object) -> None: ...
+    def should_prune(self, trial_id: str) -> bool: return False
+    def already_ended(self, trial_id: str) -> bool: return False
+    def is_live(self, trial_id: str) -> bool: return True
+
+
 class _Trial:
     """What the recorder and the scheduler wrapper read of a Tune trial."""
 
@@ -307,16 +316,10 @@ def test_a_worker_killed_for_memory_is_ended_not_retried(tmp_path: Path) -> None
     from sweeper.observe.recorder import SweepRecorder
     from sweeper.pruning.schedulers import RecordingScheduler
 
-    class Bridge:
-        def observe(self, *_: object) -> None: ...
-        def should_prune(self, trial_id: str) -> bool: return False
-        def already_ended(self, trial_id: str) -> bool: return False
-        def is_live(self, trial_id: str) -> bool: return True
-
     log = DecisionLog(tmp_path / "d.jsonl")
     budget = SweepBudget(None)
     recorder = SweepRecorder(tmp_path, log, [], 0.0, 3, budget)
-    scheduler = RecordingScheduler(FIFOScheduler(), log, 5, "fifo", Bridge(), budget)
+    scheduler = RecordingScheduler(FIFOScheduler(), log, 5, "fifo", _Bridge(), budget)
     died, oom = _Trial("died", RuntimeError("worker died")), _Trial(
         "oom", OutOfMemoryError("Task was killed due to the node running low on memory."))
     for trial in (died, oom):
@@ -381,16 +384,10 @@ def test_asha_forgets_a_trial_that_failed_before_any_epoch(tmp_path: Path) -> No
 
     from sweeper.pruning.schedulers import RecordingScheduler
 
-    class Bridge:
-        def observe(self, *_: object) -> None: ...
-        def should_prune(self, trial_id: str) -> bool: return False
-        def already_ended(self, trial_id: str) -> bool: return False
-        def is_live(self, trial_id: str) -> bool: return True
-
     log = DecisionLog(tmp_path / "d.jsonl")
     asha = AsyncHyperBandScheduler(time_attr="epoch", metric="objective", mode="max", max_t=4,
                                    grace_period=1, reduction_factor=2)
-    scheduler = RecordingScheduler(asha, log, 4, "asha", Bridge(), SweepBudget(None))
+    scheduler = RecordingScheduler(asha, log, 4, "asha", _Bridge(), SweepBudget(None))
     nan, diagnosed = _Trial("nan", None), _Trial("diagnosed", None)
     controller = _Controller([nan, diagnosed])
     for trial in (nan, diagnosed):
@@ -427,12 +424,6 @@ def test_hyperband_halves_a_bracket_whose_last_running_trial_ended_by_itself(
 
     from sweeper.pruning.schedulers import RecordingScheduler
 
-    class Bridge:
-        def observe(self, *_: object) -> None: ...
-        def should_prune(self, trial_id: str) -> bool: return False
-        def already_ended(self, trial_id: str) -> bool: return False
-        def is_live(self, trial_id: str) -> bool: return True
-
     class Controller:
         def __init__(self) -> None:
             self.trials: list[_BracketTrial] = []
@@ -447,7 +438,7 @@ def test_hyperband_halves_a_bracket_whose_last_running_trial_ended_by_itself(
     hyperband = HyperBandScheduler(time_attr="epoch", metric="objective", mode="max",
                                    max_t=9, reduction_factor=3)
     scheduler = RecordingScheduler(hyperband, DecisionLog(tmp_path / "d.jsonl"), 9,
-                                   "hyperband", Bridge(), SweepBudget(None))
+                                   "hyperband", _Bridge(), SweepBudget(None))
     controller = Controller()
     bracket: Any = None
     while bracket is None or not bracket.filled():  # up to the bracket that halves twice
