@@ -8,11 +8,13 @@ needs TensorFlow to do so. The detectors themselves live in ``sweeper.diagnosis`
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["FIXES", "SEPARATOR", "Code", "Finding", "Severity", "join_codes", "split_codes"]
+__all__ = ["FIXES", "SEPARATOR", "Code", "Finding", "Severity", "join_codes", "merge",
+           "split_codes"]
 
 SEPARATOR = ";"  # codes in one cell of trials.csv (``diagnosis``) and history.csv (``findings``)
 
@@ -96,6 +98,16 @@ class Finding:
         return cls(Code(raw["code"]), Severity(raw["severity"]), int(raw.get("epoch", 0)),
                    {str(k): float(v) for k, v in (raw.get("evidence") or {}).items()},
                    str(raw.get("message", "")))
+
+
+def merge(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """One finding per code, in first-seen order: its first severe sighting, else its first."""
+    kept: dict[Code, Finding] = {}
+    for finding in findings:
+        old = kept.get(finding.code)
+        if old is None or (finding.severe and not old.severe):
+            kept[finding.code] = finding
+    return tuple(kept.values())
 
 
 def join_codes(codes: list[Code] | tuple[Code, ...]) -> str:

@@ -36,15 +36,21 @@ TRIALS = [
 BEST_NUMBER = 2
 
 
-def write_sweep(runs_dir: Path, name: str) -> Path:
+def write_finished_sweep(runs_dir: Path, name: str, spec_text: str) -> Path:
+    """The folder of a finished sweep as the driver leaves it: sweep.yaml (and the file it
+    ran from) and sweep.json; the caller adds the tables."""
     folder = runs_dir / name
     folder.mkdir(parents=True)
-    text = SPACE.format(name=name)
-    (folder / SWEEP_YAML).write_text(text)
-    (runs_dir / f"{name}.yaml").write_text(text)
+    (folder / SWEEP_YAML).write_text(spec_text)
+    (runs_dir / f"{name}.yaml").write_text(spec_text)
     SweepMeta(name=name, source_file=str(runs_dir / f"{name}.yaml"), base_dir=str(runs_dir),
               spec_sha256="0" * 64, overrides={}, experiment_path=str(folder / "tune"),
               started_at=time.time(), status=SweepStatus.FINISHED).write(folder)
+    return folder
+
+
+def write_sweep(runs_dir: Path, name: str) -> Path:
+    folder = write_finished_sweep(runs_dir, name, SPACE.format(name=name))
     storage = optuna.storages.JournalStorage(JournalFileBackend(str(folder / STUDY_FILE)))
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
     distributions = {"depth": IntDistribution(1, 3),

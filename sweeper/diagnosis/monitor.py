@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +17,14 @@ import numpy as np
 from sweeper.diagnosis.curves import CurveContext, EpochRecord, curve_findings
 from sweeper.diagnosis.readings import ProbeReading, reading_findings
 from sweeper.diagnosis.thresholds import Thresholds
-from sweeper.findings import Code, Finding, Severity
+from sweeper.findings import Code, Finding, Severity, merge
 
 if TYPE_CHECKING:
     import keras
 
     from sweeper.diagnosis.probe import Probe
 
-__all__ = ["DiagnosisMonitor", "DiagnosisSettings", "merge"]
+__all__ = ["DiagnosisMonitor", "DiagnosisSettings"]
 
 EARLY_PROBES = (0, 10)  # the start (diverging and exploding are judged against it), and soon
 
@@ -43,16 +42,6 @@ class DiagnosisSettings:
         """At EARLY_PROBES, then every ``probe_every`` steps, and at least once an epoch."""
         every = min(self.probe_every, steps_per_epoch or self.probe_every)
         return step in EARLY_PROBES or (step > 0 and step % max(every, 1) == 0)
-
-
-def merge(findings: Iterable[Finding]) -> tuple[Finding, ...]:
-    """One finding per code, in first-seen order: its first severe sighting, else its first."""
-    kept: dict[Code, Finding] = {}
-    for finding in findings:
-        old = kept.get(finding.code)
-        if old is None or (finding.severe and not old.severe):
-            kept[finding.code] = finding
-    return tuple(kept.values())
 
 
 class DiagnosisMonitor:

@@ -13,9 +13,8 @@ from sweeper.config.loaded import LoadedSpec
 from sweeper.config.params import FixedParam
 from sweeper.data.dataset import load_dataset
 from sweeper.data.pipeline import pipeline
-from sweeper.diagnosis.monitor import merge
 from sweeper.errors import SpecError, SweepFailed, UserInputError
-from sweeper.findings import Finding
+from sweeper.findings import Finding, merge
 from sweeper.models.compile import batch_size
 from sweeper.models.kinds import resolve_kind
 from sweeper.notify import LogNotifier, Notifier

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from ray.tune import Callback
 
-from sweeper.findings import SEPARATOR, Finding
+from sweeper.findings import Finding, join_codes, merge
 from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionLog, final_status, infrastructure_reason
 from sweeper.result import TrialResult
@@ -142,12 +142,10 @@ class SweepRecorder(Callback):
         """The trial's findings so far: the ``diagnosis`` cell and the MLflow artifact."""
         if not findings:
             return
-        kept = self.findings.setdefault(trial_id, {})
-        for finding in findings:
-            old = kept.get(finding.code.value)
-            if old is None or (finding.severe and not Finding.from_json(old).severe):
-                kept[finding.code.value] = finding.to_json()
-        row[DIAGNOSIS_COLUMN] = SEPARATOR.join(kept)
+        seen = [Finding.from_json(f) for f in self.findings.get(trial_id, {}).values()]
+        kept = merge([*seen, *findings])
+        self.findings[trial_id] = {f.code.value: f.to_json() for f in kept}
+        row[DIAGNOSIS_COLUMN] = join_codes([f.code for f in kept])
 
     def trial_findings(self, trial_id: str) -> list[dict[str, Any]]:
         return list(self.findings.get(trial_id, {}).values())

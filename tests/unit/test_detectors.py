@@ -5,15 +5,15 @@ real in tests/integration/test_diagnosis.py)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
 from sweeper.config.schema import SweepSpec
 from sweeper.diagnosis import DiagnosisMonitor, DiagnosisSettings, Thresholds
 from sweeper.diagnosis.curves import CurveContext, EpochRecord, curve_findings
-from sweeper.diagnosis.monitor import merge
 from sweeper.diagnosis.readings import ProbeReading, reading_findings
-from sweeper.findings import FIXES, Code, Finding, Severity, join_codes, split_codes
+from sweeper.findings import FIXES, Code, Finding, Severity, join_codes, merge, split_codes
 from sweeper.pruning.decisions import DecisionLog, final_status
 from sweeper.result import TrialResult
 from sweeper.status import Reason, Status
@@ -186,10 +186,8 @@ def test_findings_travel_through_tune_and_the_tables() -> None:
     assert split_codes("") == [] and split_codes(float("nan")) == []
 
 
-def test_a_trial_that_pruned_itself_ends_pruned_with_its_reason(tmp_path: object) -> None:
-    from pathlib import Path
-
-    log = DecisionLog(Path(str(tmp_path)) / "decisions.jsonl")
+def test_a_trial_that_pruned_itself_ends_pruned_with_its_reason(tmp_path: Path) -> None:
+    log = DecisionLog(tmp_path / "decisions.jsonl")
     result = TrialResult(number=0, seed=0, epoch=1, status=Status.PRUNED,
                          reason=Reason.DIAGNOSIS, objective=0.1, best_objective=0.1)
     assert final_status(log, "t1", result) == (Status.PRUNED, Reason.DIAGNOSIS)

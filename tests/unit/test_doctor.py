@@ -4,7 +4,6 @@ values, the search-space changes they suggest, and the Markdown/JSON it prints."
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,10 @@ from sweeper.report.doctor import (
     render_doctor,
     write_doctor,
 )
-from sweeper.status import Reason, Status, SweepStatus
-from sweeper.store.layout import SWEEP_YAML, TRIALS_CSV
-from sweeper.store.meta import SweepMeta
+from sweeper.status import Reason, Status
+from sweeper.store.layout import TRIALS_CSV
 from sweeper.store.tables import write_table
+from tests.sweep_on_disk import write_finished_sweep
 
 SPACE = """name: {name}
 data: {{source: digits}}
@@ -91,14 +90,7 @@ def sick_trials() -> list[dict[str, Any]]:
 
 def write_sweep(runs_dir: Path, name: str, rows: list[dict[str, Any]]) -> Path:
     """A sweep folder as the driver leaves it: sweep.yaml, sweep.json and trials.csv."""
-    folder = runs_dir / name
-    folder.mkdir(parents=True)
-    text = SPACE.format(name=name)
-    (folder / SWEEP_YAML).write_text(text)
-    (runs_dir / f"{name}.yaml").write_text(text)
-    SweepMeta(name=name, source_file=str(runs_dir / f"{name}.yaml"), base_dir=str(runs_dir),
-              spec_sha256="0" * 64, overrides={}, experiment_path=str(folder / "tune"),
-              started_at=time.time(), status=SweepStatus.FINISHED).write(folder)
+    folder = write_finished_sweep(runs_dir, name, SPACE.format(name=name))
     write_table(pd.DataFrame(rows), folder / TRIALS_CSV)
     return folder
 
