@@ -147,15 +147,15 @@ class RecordingScheduler(TrialScheduler):
         if not record.healthy:
             return TrialScheduler.CONTINUE
         self._epoch[trial.trial_id] = record.epoch
-        running = record.status == Status.RUNNING
-        if not running:
+        if record.status != Status.RUNNING:
             # the trial's last report (completed, stopped early, pruned by its diagnosis):
-            # it ends by itself, so a PAUSE would only resume it past its end
+            # it ends by itself, so a PAUSE would only resume it past its end; the inner
+            # scheduler gets it in on_trial_complete
             return TrialScheduler.CONTINUE
         decision = self.inner.on_trial_result(self._wrap(tune_controller), trial, result)
-        if decision == TrialScheduler.STOP and running and record.epoch < self.max_epochs:
+        if decision == TrialScheduler.STOP and record.epoch < self.max_epochs:
             self.decisions.record(trial.trial_id, Decision.PRUNED, record.epoch, self.name)
-        elif decision == TrialScheduler.PAUSE and running:
+        elif decision == TrialScheduler.PAUSE:
             self.decisions.record(trial.trial_id, Decision.PAUSED, record.epoch, self.name)
             self.recycler.retire_if_grown(tune_controller, trial, result)
         return str(decision)
