@@ -17,9 +17,10 @@ from sweeper.config.overrides import Overrides
 from sweeper.config.yamlio import dump
 from sweeper.report.compare import compare as compare_sweeps
 from sweeper.report.doctor import DoctorReport, diagnose_sweep
-from sweeper.store.best import best_trial
+from sweeper.report.results import pareto_table
 from sweeper.store.layout import existing_sweep
 from sweeper.store.meta import SweepMeta
+from sweeper.store.pareto import sweep_best, sweep_pick
 from sweeper.store.specs import load_spec_for
 from sweeper.store.study import open_study
 from sweeper.store.tables import history_frame, trials_frame
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     import optuna
 
     from sweeper.notify import Notifier
+    from sweeper.objective import Pick
 
 __all__ = ["Sweep", "compare", "doctor", "load", "load_spec", "run"]
 
@@ -38,10 +40,11 @@ def _runs_dir(runs_dir: str | Path | None) -> Path:
 
 
 def load_spec(path: str | Path) -> LoadedSpec:
-    """A search-space file validated by the schema and by its model kind."""
-    from sweeper.models.kinds import check_spec
+    """A search-space file validated by the schema and by its model kind (a KerasTuner
+    hypermodel's space discovered from its code, here, and merged with the file's)."""
+    from sweeper.models.kinds import check_spec, discover_space
 
-    return load_file(path, checks=(check_spec,))
+    return load_file(path, checks=(check_spec,), discover=discover_space)
 
 
 class Sweep:
@@ -73,9 +76,17 @@ class Sweep:
         return open_study(self.folder, self.loaded.spec.name)
 
     def best(self) -> dict[str, Any] | None:
-        """The best trial's row, or None (never a failed or infeasible trial)."""
-        best = best_trial(self.trials, self.loaded.spec.objective.objective())
+        """The best trial's row, or None (never a failed or infeasible trial). In a
+        multi-objective sweep: the Pareto front's trial that the spec's ``pick`` names
+        (default: best on the first objective)."""
+        best = sweep_best(self.trials, self.loaded.spec)
         return None if best is None else best.row
+
+    def pareto(self) -> pd.DataFrame:
+        """The Pareto front, best first on the first objective: trial_id, number, status, a
+        column per objective named by its metric, the parameters (``param_*``). A
+        single-objective sweep's front is over its objective and param_count."""
+        return pareto_table(self.trials, self.loaded.spec.objectives)
 
     @property
     def test(self) -> TestScore | None:
@@ -83,16 +94,18 @@ class Sweep:
         return SweepMeta.read(self.folder).test_score()
 
     def export(self, path: str | Path, model: str | Path | None = None,
-               trial: str | None = None) -> Path:
-        """Write the best (or the named) trial as a fixed search-space file (and its model)."""
+               trial: str | None = None, pick: Pick | str | None = None) -> Path:
+        """Write the best (or the named) trial as a fixed search-space file (and its model).
+        ``pick`` (``best:METRIC`` or ``smallest-within:DELTA``) chooses from the Pareto front
+        in place of the spec's rule; not with ``trial``."""
         from sweeper.report.export import export
 
         output = Path(path)
-        document = export(self.name, self.runs_dir, output, trial)
+        document = export(self.name, self.runs_dir, output, trial, pick)
         if model is not None:
             from sweeper.driver.best_model import copy_trial_model
 
-            copy_trial_model(self.folder, self.meta, self.loaded.spec.objective.objective(),
+            copy_trial_model(self.folder, self.meta, self.loaded.spec.primary.objective(),
                              document["provenance"]["trial_id"], Path(model))
         return output
 
@@ -104,8 +117,11 @@ class Sweep:
         """Write the PNG plots to runs/NAME/plots/ and return them."""
         from sweeper.report.plots import make_plots
 
-        return make_plots(self.folder, self.study, self.trials, self.history,
-                          self.loaded.spec.objective.objective())
+        spec, trials = self.loaded.spec, self.trials
+        rule = sweep_pick(spec)
+        return make_plots(self.folder, self.study, trials, self.history,
+                          spec.primary.objective(), spec.objectives, rule,
+                          sweep_best(trials, spec) if rule is not None else None)
 
 
 def load(name: str, runs_dir: str | Path | None = None) -> Sweep:
@@ -124,7 +140,7 @@ def run(path_or_spec: str | Path | dict[str, Any], runs_dir: str | Path | None =
     finished trials the new study starts from.
     """
     from sweeper.driver.engine import run_sweep
-    from sweeper.models.kinds import check_spec
+    from sweeper.models.kinds import check_spec, discover_space
 
     folder = _runs_dir(runs_dir)
     if not isinstance(path_or_spec, dict):
@@ -138,7 +154,7 @@ def run(path_or_spec: str | Path | dict[str, Any], runs_dir: str | Path | None =
         path = Path(tmp) / "sweep.yaml"  # the name is in the text (and checked there)
         path.write_text(dump({"name": name, **path_or_spec}))
         loaded = loads(path.read_text(), file=str(path), base_dir=Path.cwd().resolve(),
-                       checks=(check_spec,))
+                       checks=(check_spec,), discover=discover_space)
         outcome = run_sweep(loaded, Overrides(**overrides), folder, address, quiet=quiet,
                             notifier=notifier, warm_start=warm_start)
     return Sweep(outcome.name, folder)

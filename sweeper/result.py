@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sweeper.findings import Finding, join_codes
+from sweeper.objective import EPOCH_SECONDS, FLOPS, PARAM_COUNT, Objective
 from sweeper.status import Reason, Status
 
 __all__ = ["OBJECTIVE_KEY", "TIME_KEY", "Placement", "TrialResult"]
@@ -46,6 +47,9 @@ class TrialResult:
     metrics: dict[str, float] = field(default_factory=dict)  # what Keras logged this epoch
     placement: Placement = field(default_factory=Placement)
     param_count: int | None = None
+    flops: int | None = None  # one image's forward pass, where the layers are countable
+    best_metrics: dict[str, float] = field(default_factory=dict)  # Keras's, at the best epoch
+    mean_epoch_seconds: float | None = None  # over every epoch the trial ran
     lr: float | None = None  # the optimizer's learning rate in this epoch
     epoch_seconds: float | None = None  # training and validation of the epoch
     validation_seconds: float | None = None  # of which validation
@@ -60,7 +64,8 @@ class TrialResult:
 
     @property
     def failed(self) -> bool:
-        return self.status == Status.FAILED
+        """It ended without a result to rank: failed, or over a hard constraint."""
+        return self.status in (Status.FAILED, Status.INFEASIBLE)
 
     @property
     def healthy(self) -> bool:
@@ -74,9 +79,23 @@ class TrialResult:
         best = self.best_objective
         return best if best is not None and math.isfinite(best) else None
 
-    def failure(self, reason: Reason, error: str) -> TrialResult:
-        """This trial's failure report, keeping the epochs and the score it reached."""
-        return replace(self, status=Status.FAILED, reason=reason, objective=self.best_objective,
+    def value_of(self, objective: Objective, first: bool) -> float | None:
+        """This trial's value of one of the sweep's objectives (None: not known)."""
+        if first:
+            return self.score
+        value = {PARAM_COUNT: self.param_count, FLOPS: self.flops,
+                 EPOCH_SECONDS: self.mean_epoch_seconds}.get(
+            objective.metric, self.best_metrics.get(objective.metric))
+        return float(value) if value is not None and math.isfinite(value) else None
+
+    def values(self, objectives: tuple[Objective, ...]) -> tuple[float | None, ...]:
+        return tuple(self.value_of(o, i == 0) for i, o in enumerate(objectives))
+
+    def failure(self, reason: Reason, error: str,
+                status: Status = Status.FAILED) -> TrialResult:
+        """This trial's failure report, keeping the epochs and the score it reached
+        (``status``: infeasible for a trial over a hard constraint)."""
+        return replace(self, status=status, reason=reason, objective=self.best_objective,
                        metrics={}, error=error[-4000:], lr=None, epoch_seconds=None,
                        validation_seconds=None, checkpoint_seconds=None,
                        optimizer_iterations=None, resumed_from_epoch=None,
@@ -96,7 +115,8 @@ class TrialResult:
     def history_row(self) -> dict[str, Any]:
         """This epoch's columns of history.csv (after trial_id, number and seconds)."""
         return {
-            "param_count": self.param_count, **self.metrics, TIME_KEY: self.epoch,
+            "param_count": self.param_count, "flops": self.flops, **self.metrics,
+            TIME_KEY: self.epoch,
             OBJECTIVE_KEY: self.objective, "best_objective": self.best_objective,
             "best_epoch": self.best_epoch, "lr": self.lr, "epoch_seconds": self.epoch_seconds,
             "validation_seconds": self.validation_seconds,
@@ -114,6 +134,8 @@ class TrialResult:
             "node_id": self.placement.node_id, "node_ip": self.placement.node_ip,
             "gpu_ids": self.placement.gpu_ids, "pid": self.placement.pid,
             "seed": self.seed, "number": self.number, "param_count": self.param_count,
+            "flops": self.flops, "best_metrics": dict(self.best_metrics),
+            "mean_epoch_seconds": self.mean_epoch_seconds,
             _METRICS_KEY: dict(self.metrics), TIME_KEY: self.epoch,
             OBJECTIVE_KEY: self.objective, "best_objective": self.best_objective,
             "best_epoch": self.best_epoch, "status": self.status.value,
@@ -144,6 +166,9 @@ class TrialResult:
             best_epoch=int(result.get("best_epoch") or 0),
             metrics={k: float(v) for k, v in (result.get(_METRICS_KEY) or {}).items()},
             placement=placement, param_count=_int(result.get("param_count")),
+            flops=_int(result.get("flops")),
+            best_metrics={k: float(v) for k, v in (result.get("best_metrics") or {}).items()},
+            mean_epoch_seconds=_float(result.get("mean_epoch_seconds")),
             lr=_float(result.get("lr")), epoch_seconds=_float(result.get("epoch_seconds")),
             validation_seconds=_float(result.get("validation_seconds")),
             checkpoint_seconds=_float(result.get("checkpoint_seconds")),

@@ -20,7 +20,7 @@ class Status(StrEnum):
     PRUNED = "pruned"  # stopped by the scheduler or pruner, or when the sweep ended
     STOPPED_EARLY = "stopped_early"  # its own early stopping ended it
     FAILED = "failed"  # oom, nan_loss, error (reason says which)
-    INFEASIBLE = "infeasible"  # never launched: the architecture cannot exist
+    INFEASIBLE = "infeasible"  # the architecture cannot exist, or it is over a constraint
 
     @property
     def terminal(self) -> bool:
@@ -45,6 +45,7 @@ class Reason(StrEnum):
     SWEEP_STOPPED = "sweep_stopped"  # the sweep stopped (too many failures in a row, a stop)
     NOT_PLACED = "not_placed"  # Tune could not start it on a worker
     DIAGNOSIS = "diagnosis"  # a severe finding (the trial's ``diagnosis`` column says which)
+    CONSTRAINT = "constraint"  # over one of the file's hard constraints (infeasible)
     INTERRUPTED = "interrupted"
 
 

@@ -14,6 +14,8 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
+from sweeper.store.tables import is_param_column
+
 RUN_STATUS = {"completed": "FINISHED", "stopped_early": "FINISHED", "pruned": "KILLED",
               "failed": "FAILED", "infeasible": "FAILED"}
 
@@ -39,7 +41,7 @@ def assert_sweep_in_mlflow(uri: str, name: str, trials: pd.DataFrame,
         assert run.info.status == RUN_STATUS[row.status], (row.status, run.info.status)
         for column in trials.columns:
             value = getattr(row, column)
-            if column.startswith("param_") and pd.notna(value):
+            if is_param_column(column) and pd.notna(value):
                 logged = run.data.params[column[len("param_"):]]
                 assert logged == str(value) or float(logged) == float(value)
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "objective")]
@@ -48,7 +50,7 @@ def assert_sweep_in_mlflow(uri: str, name: str, trials: pd.DataFrame,
         assert sorted(steps) == [int(e) for e in expected]
         if row.status not in ("infeasible", "failed"):
             assert run.data.params["training_seed"] == str(row.seed)
-            assert int(run.data.params["param_count"]) > 0
+            assert int(run.data.params["param_count"]) == int(row.param_count) > 0
     counts = Counter(trials["status"])
     for status, count in counts.items():
         assert parent.data.metrics[f"trials_{status}"] == count

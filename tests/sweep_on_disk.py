@@ -77,3 +77,56 @@ def write_sweep(runs_dir: Path, name: str) -> Path:
     write_table(pd.DataFrame(rows), folder / TRIALS_CSV)
     write_table(pd.DataFrame(history), folder / HISTORY_CSV)
     return folder
+
+
+PARETO_SPACE = """name: {name}
+data: {{source: digits}}
+objective: [{{metric: val_accuracy, mode: max}}, {{metric: param_count, mode: min}}]
+{pick}budget: {{trials: 7, max_epochs: 3}}
+space:
+  depth: {{int: [1, 3]}}
+  optimizer: {{choice: [adam, sgd]}}
+"""
+
+# (status, score, param_count, depth, optimizer) of a two-objective sweep (val_accuracy max,
+# param_count min). The front, best first: trials 2, 4, 0. Trial 1 (failed) and 3
+# (infeasible) would beat it all; 5 is dominated by 4, 6 by 0. best:val_accuracy names 2;
+# smallest-within:0.01 names 4 (0.845 is within 0.01 of 0.85, with 2,000 < 5,000 params).
+PARETO_TRIALS = [
+    (Status.COMPLETED, 0.80, 1000, 1, "adam"),
+    (Status.FAILED, 0.97, 500, 3, "sgd"),
+    (Status.STOPPED_EARLY, 0.85, 5000, 2, "adam"),
+    (Status.INFEASIBLE, 0.99, 100, 3, "adam"),
+    (Status.COMPLETED, 0.845, 2000, 1, "sgd"),
+    (Status.PRUNED, 0.84, 3000, 2, "sgd"),
+    (Status.COMPLETED, 0.70, 1500, 2, "adam"),
+]
+PARETO_FRONT = [2, 4, 0]
+
+
+def write_pareto_sweep(runs_dir: Path, name: str, pick: str | None = None) -> Path:
+    """A finished two-objective sweep (``PARETO_TRIALS``), its trials.csv with the columns a
+    multi-objective sweep writes (param_count, flops, epoch_seconds); ``pick``: its rule."""
+    text = PARETO_SPACE.format(name=name, pick=f"pick: {pick}\n" if pick else "")
+    folder = write_finished_sweep(runs_dir, name, text)
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(folder / STUDY_FILE)))
+    study = optuna.create_study(study_name=name, storage=storage,
+                                directions=["maximize", "minimize"])
+    distributions = {"depth": IntDistribution(1, 3),
+                     "optimizer": CategoricalDistribution(["adam", "sgd"])}
+    rows = []
+    for number, (status, score, params, depth, optimizer) in enumerate(PARETO_TRIALS):
+        study.add_trial(optuna.trial.create_trial(
+            params={"depth": depth, "optimizer": optimizer}, distributions=distributions,
+            values=[score, params] if status.scored else None,
+            state=optuna.trial.TrialState.COMPLETE if status.scored
+            else optuna.trial.TrialState.FAIL))
+        rows.append({"trial_id": f"p{number:04d}", "number": number, "status": status.value,
+                     "reason": "", "score": score, "best_epoch": 2, "epochs": 3,
+                     "param_count": params, "flops": 2 * params, "epoch_seconds": 1.5,
+                     "param_depth": depth, "param_optimizer": optimizer, "seed": number,
+                     "started_s": 1.0 + number, "ended_s": 10.0 + number, "error": ""})
+    write_table(pd.DataFrame(rows), folder / TRIALS_CSV)
+    write_table(pd.DataFrame(columns=["trial_id", "number", "seconds", "epoch", "objective"]),
+                folder / HISTORY_CSV)
+    return folder

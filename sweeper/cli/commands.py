@@ -107,10 +107,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from sweeper.report.results import ranked, render
+    from sweeper.report.results import pareto_table, ranked, render
     from sweeper.store.specs import load_spec_for
     from sweeper.store.tables import history_frame, trials_frame
 
+    if args.pareto and args.history:
+        raise UserInputError("--pareto lists trials and --history epochs; give one of them")
     folder = runs_dir(args.runs_dir)
     trials = trials_frame(args.name, folder)
     if args.plots:
@@ -130,8 +132,17 @@ def cmd_results(args: argparse.Namespace) -> int:
         frame = history_frame(args.name, folder)
         if args.top:
             frame = frame.head(args.top)
+    elif args.pareto:
+        frame = pareto_table(trials, load_spec_for(args.name, folder).spec.objectives)
+        if args.sort:
+            if args.sort not in frame.columns:
+                raise UserInputError(f"--sort: no column {args.sort!r} in the Pareto front's "
+                                     f"table; columns: {', '.join(frame.columns)}")
+            frame = frame.sort_values(args.sort, na_position="last", kind="stable")
+        if args.top:
+            frame = frame.head(args.top)
     else:
-        objective = load_spec_for(args.name, folder).spec.objective.objective()
+        objective = load_spec_for(args.name, folder).spec.primary.objective()
         frame = ranked(trials, objective, args.sort, args.top)
     print(render(frame, args.format))
     return 0
@@ -149,7 +160,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     output = Path(args.output)
     folder = runs_dir(args.runs_dir)
-    document = export(args.name, folder, output, args.trial)
+    pick = None
+    if args.pick is not None:
+        from sweeper.store.pareto import as_pick
+
+        pick = as_pick(args.pick, "--pick")
+    document = export(args.name, folder, output, args.trial, pick)
     provenance = document["provenance"]
     if args.model:
         from sweeper.driver.best_model import copy_trial_model
@@ -159,11 +175,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         sweep = existing_sweep(folder, args.name)
         copy_trial_model(sweep, SweepMeta.read(sweep),
-                         load_spec_for(args.name, folder).spec.objective.objective(),
+                         load_spec_for(args.name, folder).spec.primary.objective(),
                          provenance["trial_id"], Path(args.model))
     print(f"wrote {output}: trial {provenance['trial_number']} of {args.name}, "
           f"{provenance['objective_metric']} {provenance['objective']:.4f} at epoch "
           f"{provenance['best_epoch']} (training seed {provenance['training_seed']})")
+    if "objectives" in provenance:
+        from sweeper.store.pareto import format_value
+
+        how = f"picked by {provenance['pick']} from the Pareto front" \
+            if "pick" in provenance else "its objectives"
+        print(f"{how}: " + ", ".join(f"{metric} {format_value(metric, value)}"
+                                     for metric, value in provenance["objectives"].items()))
     if "test_score" in provenance:
         print(f"test split: {provenance['test_metric']} {provenance['test_score']:.4f} on "
               f"{provenance['test_images']} held-out images")

@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--history", action="store_true", help="one row per trial and epoch")
     results.add_argument("--top", type=positive_int, help="only the first N rows")
     results.add_argument("--sort", help="column to sort by (default: score, best first)")
+    results.add_argument("--pareto", action="store_true",
+                         help="only the Pareto front: the trials no other trial beats on every "
+                              "objective (a single-objective sweep: its objective and "
+                              "param_count), best first on the first objective")
     results.add_argument("--plots", action="store_true",
                          help="also write PNG plots to RUNS_DIR/NAME/plots/ (and log them to "
                               "the sweep's MLflow run)")
@@ -143,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", default="best.yaml", help="file to write")
     export.add_argument("--model", default=None, help="also write the model (.keras)")
     export.add_argument("--trial", default=None, help="a trial id or number (default: best)")
+    export.add_argument("--pick", default=None, metavar="RULE",
+                        help="choose from the Pareto front by RULE, in place of the file's "
+                             "pick: best:METRIC (its best value) or smallest-within:DELTA (the "
+                             "fewest parameters within DELTA of the best first objective)")
     export.set_defaults(handler=cmd_export)
 
     compare = commands.add_parser(

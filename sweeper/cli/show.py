@@ -27,8 +27,10 @@ class PrintNotifier:
 def print_outcome(outcome: SweepOutcome, folder: Path) -> None:
     from sweeper.driver.wiring import tracking_config
     from sweeper.observe.tracking.config import redact
+    from sweeper.store.pareto import describe_values, sweep_pick
     from sweeper.store.specs import load_spec_for
 
+    spec = load_spec_for(outcome.name, folder).spec
     best = outcome.best
     counts = outcome.trials["status"].value_counts().to_dict() if not outcome.trials.empty \
         else {}
@@ -37,12 +39,16 @@ def print_outcome(outcome: SweepOutcome, folder: Path) -> None:
         print(f"best trial {best.number}: {outcome.metric} {best.score:.4f} "
               f"at epoch {best.best_epoch} ({best.status})")
         print("  " + ", ".join(f"{k}={v}" for k, v in best.params.items()))
+        rule = sweep_pick(spec)
+        if rule is not None:
+            print(f"  picked by {rule} from the Pareto front: "
+                  f"{describe_values(best.row, spec.objectives)}")
     if outcome.test is not None:
         print(f"test: the exported model scored {outcome.test.describe()}")
     flag = "" if folder == runs_dir(None) else f" --runs-dir {folder}"
     print(f"tables: {outcome.folder / TRIALS_CSV}, {outcome.folder / HISTORY_CSV}; "
           f"`sweeper results {outcome.name}{flag}`")
-    tracking = tracking_config(load_spec_for(outcome.name, folder).spec, folder)
+    tracking = tracking_config(spec, folder)
     if tracking.embedded:
         print(f"MLflow: `sweeper ui{flag}`, then open http://127.0.0.1:5000 "
               f"(experiment {tracking.experiment!r})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sweeper.cli.discovered import discovered_lines, parameter_sources
 from sweeper.config.loaded import LoadedSpec
 from sweeper.config.params import AnyParam, ChoiceParam, FixedParam, FloatParam, IntParam
 from sweeper.errors import SpecError
@@ -21,6 +22,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from sweeper.api import load_spec
     from sweeper.models.inputs import InputInfo
     from sweeper.models.kinds import feasibility, resolve_kind
+    from sweeper.models.limits import Limits
     from sweeper.search.space import grid_size, planned_trials, sample_configs
 
     loaded = load_spec(args.file)
@@ -31,27 +33,41 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for warning in loaded.warnings:
         console.print(str(warning), style="yellow")
     table = Table(title=f"{spec.name}: {len(spec.space)} parameters", title_justify="left")
-    for column in ("parameter", "kind", "values", "when"):
+    sources = parameter_sources(loaded)  # a hypermodel's: from its code, or the file
+    for column in ("parameter", "kind", "values", "when", *(("from",) if sources else ())):
         table.add_column(column)
     for name, param in spec.space.items():
         param_kind, values = describe_param(param)
         when = ", ".join(f"{k} in {v}" for k, v in param.condition_values().items())
-        table.add_row(name, param_kind, values, when)
+        table.add_row(name, param_kind, values, when, *([sources[name]] if sources else []))
     console.print(table)
     size = grid_size(spec.space)
     if size is not None:
         console.print(f"grid points: {size}")
     console.print(f"trials: {planned_trials(spec)} ({spec.search.algorithm} search, "
                   f"{spec.scheduler.kind} scheduler, at most {spec.budget.max_epochs} epochs)")
+    if spec.multi_objective:
+        console.print("objectives: " + ", ".join(f"{o.metric} ({o.direction})"
+                                                 for o in spec.objectives)
+                      + f"; the best: {spec.pick or f'best:{spec.primary.metric}'}")
+    limits = Limits.of(spec.constraints)
+    if limits.any:
+        console.print("constraints: " + ", ".join(
+            f"{key} {value:,}" for key, value in spec.constraints.model_dump().items()
+            if value is not None))
+    for line in discovered_lines(loaded, kind):
+        console.print(line)
     if not kind.describes:
-        console.print(f"model: custom builder {spec.model.kind} (imports fine)")
+        if loaded.discovered is None:
+            console.print(f"model: custom builder {spec.model.kind} (imports fine)")
         console.print(f"{args.file}: OK")
         return 0
     shape = input_shape_hint(loaded)
     configs = sample_configs(spec, FEASIBILITY_SAMPLES, seed=spec.search.seed)
-    report = feasibility(kind, configs, InputInfo(shape[:2], shape[2], 10))
+    report = feasibility(kind, configs, InputInfo(shape[:2], shape[2], 10), limits)
     label = "grid points" if size is not None and size <= FEASIBILITY_SAMPLES else "sampled"
-    console.print(f"infeasible architectures: {report.infeasible} of {report.sampled} "
+    what = "infeasible architectures" + (" or over a constraint" if limits.any else "")
+    console.print(f"{what}: {report.infeasible} of {report.sampled} "
                   f"{label} ({100 * report.infeasible / max(report.sampled, 1):.1f} %) "
                   f"at input {shape[0]}x{shape[1]}")
     for reason, count in report.reasons.most_common(3):

@@ -40,6 +40,10 @@ def _allowed_keys(loc: tuple[Any, ...]) -> tuple[list[str], str]:
     section = SECTION_MODELS.get(str(loc[0]))
     if section is not None and len(loc) == 1:
         return list(section.model_fields), f"'{loc[0]}'"
+    if loc[0] == "objective":  # one objective ("one" tag) or a list of them ("list", index)
+        index = [part for part in loc[1:] if isinstance(part, int)]
+        where = f"objective[{index[0]}]" if index else "'objective'"
+        return list(SECTION_MODELS["objective"].model_fields), where
     return [], dotted(loc)
 
 

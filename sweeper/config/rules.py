@@ -21,6 +21,7 @@ from sweeper.config.problems import did_you_mean
 from sweeper.config.schema import SweepSpec
 from sweeper.config.yamlio import LocatedDocument
 from sweeper.errors import Problem
+from sweeper.objective import COST_METRICS
 
 __all__ = ["MAX_GRID_POINTS", "MLFLOW_KEY_MAX_LENGTH", "check_conditions", "check_data",
            "check_names", "check_search", "check_start", "mlflow_name_problem"]
@@ -60,6 +61,11 @@ def check_names(spec: SweepSpec, doc: LocatedDocument) -> list[Problem]:
             shown = name if len(name) <= 40 else name[:37] + "..."
             problems.append(doc.problem(("space", name), f"space: the parameter name "
                                                          f"{shown!r} {why}", key=True))
+        if f"param_{name}" in COST_METRICS:  # trials.csv: param_<name> beside param_count
+            problems.append(doc.problem(("space", name), (
+                f"space: the parameter name {name!r} would be trials.csv's column "
+                f"'param_{name}', which holds every trial's parameter count; rename it"),
+                key=True))
     return problems
 
 
@@ -131,6 +137,7 @@ def check_search(spec: SweepSpec, doc: LocatedDocument) -> tuple[list[Problem], 
                 f"search.algorithm 'grid' would run {size:,} trials (every combination of "
                 f"the space's values), more than {MAX_GRID_POINTS:,}; use larger steps or "
                 "fewer values, or search with tpe or random and budget.trials"))
+    problems += _check_objectives(spec, doc)
     if algorithm == "cmaes":
         categorical = [n for n, p in spec.space.items() if isinstance(p, ChoiceParam)]
         if categorical:
@@ -140,6 +147,28 @@ def check_search(spec: SweepSpec, doc: LocatedDocument) -> tuple[list[Problem], 
                 f"({', '.join(categorical)}); consider tpe"))
     return problems, warnings
 
+
+
+def _check_objectives(spec: SweepSpec, doc: LocatedDocument) -> list[Problem]:
+    """What several objectives rule out: single-objective samplers and Optuna's pruners
+    (Optuna refuses ``trial.report`` in a multi-objective study); a pick names an objective."""
+    problems: list[Problem] = []
+    metrics = [o.metric for o in spec.objectives]
+    if spec.multi_objective and spec.search.algorithm == "cmaes":
+        problems.append(doc.problem(("search", "algorithm"), (
+            "search.algorithm 'cmaes' optimises one objective, and this file lists "
+            f"{len(metrics)} ({', '.join(metrics)}); use nsga2 or tpe")))
+    if spec.multi_objective and spec.scheduler.kind.startswith("optuna_"):
+        problems.append(doc.problem(("scheduler", "kind"), (
+            f"scheduler.kind '{spec.scheduler.kind}' is an Optuna pruner, which Optuna refuses "
+            "in a multi-objective study (no intermediate values); use asha, hyperband or median "
+            f"(they rank trials on the first objective, {metrics[0]}) or fifo")))
+    pick = spec.pick
+    if pick is not None and pick.metric is not None and pick.metric not in metrics:
+        problems.append(doc.problem(("pick",), (
+            f"pick: best:{pick.metric} names no objective of this sweep; expected one of "
+            + ", ".join(f"best:{m}" for m in metrics) + did_you_mean(pick.metric, metrics))))
+    return problems
 
 
 def check_data(loaded: LoadedSpec) -> list[Problem]:

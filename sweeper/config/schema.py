@@ -11,12 +11,15 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
+    Discriminator,
     Field,
     PositiveInt,
     StrictBool,
     StrictInt,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -24,12 +27,12 @@ from pydantic import (
 
 from sweeper.config.params import FixedParam, Param, StrictModel
 from sweeper.findings import Code
-from sweeper.objective import Objective
+from sweeper.objective import COST_METRICS, Objective, Pick
 
-__all__ = ["NAME_MAX_LENGTH", "NAME_PATTERN", "SECTION_MODELS", "BudgetSpec", "DataSpec",
-           "DiagnosisSpec", "EarlyStoppingSpec", "FailuresSpec", "ModelSpec", "ObjectiveSpec",
-           "ResourcesSpec", "SchedulerSpec", "SearchSpec", "SweepSpec", "TrackingSpec",
-           "parse_duration"]
+__all__ = ["NAME_MAX_LENGTH", "NAME_PATTERN", "SECTION_MODELS", "BudgetSpec", "ConstraintsSpec",
+           "DataSpec", "DiagnosisSpec", "EarlyStoppingSpec", "FailuresSpec", "ModelSpec",
+           "ObjectiveSpec", "ResourcesSpec", "SchedulerSpec", "SearchSpec", "SweepSpec",
+           "TrackingSpec", "parse_duration"]
 
 NAME_MAX_LENGTH = 100  # a sweep name: a folder, an Optuna study, an MLflow experiment
 NAME_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{NAME_MAX_LENGTH - 1}}}$"
@@ -126,8 +129,13 @@ class DataSpec(StrictModel):
 
 
 class ModelSpec(StrictModel):
-    kind: str = Field(default="cnn", description="cnn (built in) or package.module:function "
-                      "(your builder); each kind checks its own parameters (sweeper.models)")
+    kind: str = Field(default="cnn", description="cnn (built in), a keras.applications "
+                      "backbone (resnet50v2, mobilenet_v2, ...), or package.module:function "
+                      "(your builder, or a KerasTuner build(hp) / HyperModel); each kind checks "
+                      "its own parameters (sweeper.models)")
+    weights: str | None = Field(
+        default=None, description="local weights file for a keras.applications backbone (no "
+        "download), relative to the search-space file's folder")
 
 
 class ObjectiveSpec(StrictModel):
@@ -145,6 +153,31 @@ class ObjectiveSpec(StrictModel):
         return Objective.of(self.metric, self.direction)
 
 
+def _objective_form(value: Any) -> str:
+    return "list" if isinstance(value, list) else "one"
+
+
+def _check_objectives(value: ObjectiveSpec | list[ObjectiveSpec]) -> ObjectiveSpec | list[
+        ObjectiveSpec]:
+    if not isinstance(value, list):
+        if value.metric in COST_METRICS:
+            raise ValueError(f"objective.metric {value.metric!r} is a cost, not a metric Keras "
+                             "logs each epoch; optimise it beside one: objective: [{metric: "
+                             f"val_accuracy, mode: max}}, {{metric: {value.metric}, mode: min}}]")
+        return value
+    if not value:
+        raise ValueError("an empty list of objectives; write one {metric: ..., mode: ...} or more")
+    if value[0].metric in COST_METRICS:
+        raise ValueError(f"the first objective must be a metric Keras logs each epoch (it drives "
+                         f"early stopping, the schedulers and the best epoch), got "
+                         f"{value[0].metric!r}; put it after one such as val_accuracy")
+    metrics = [o.metric for o in value]
+    twice = sorted({m for m in metrics if metrics.count(m) > 1})
+    if twice:
+        raise ValueError(f"objective {', '.join(twice)} listed twice; list each metric once")
+    return value
+
+
 class BudgetSpec(StrictModel):
     trials: PositiveInt = Field(default=20, description="trials to run (grid: the grid size)")
     max_epochs: PositiveInt = Field(default=10, description="epochs at most per trial")
@@ -152,8 +185,9 @@ class BudgetSpec(StrictModel):
 
 
 class SearchSpec(StrictModel):
-    algorithm: Literal["tpe", "random", "grid", "cmaes"] = Field(
-        default="tpe", description="Optuna sampler")
+    algorithm: Literal["tpe", "random", "grid", "cmaes", "nsga2"] = Field(
+        default="tpe", description="Optuna sampler (nsga2: NSGAIISampler, for several "
+        "objectives; tpe handles several too)")
     seed: StrictInt = Field(default=0, description="sampler seed")
     defaults_first: StrictBool = Field(
         default=True, description="the first trial takes the model kind's default values where "
@@ -234,6 +268,32 @@ class DiagnosisSpec(StrictModel):
         "activations on one fixed batch (also at steps 0 and 10)")
 
 
+class ConstraintsSpec(StrictModel):
+    """Hard limits on a trial's model: a trial over one is infeasible (never best, and
+    Optuna's tpe and nsga2 samplers learn to avoid it through their constraints)."""
+
+    max_params: PositiveInt | None = Field(
+        default=None, description="most trainable and non-trainable parameters; checked before "
+        "training (before the trial starts where the model kind counts without building)")
+    max_flops: PositiveInt | None = Field(
+        default=None, description="most FLOPs of one forward pass of one image (2 x multiply-"
+        "adds of convolutions and dense layers); checked as max_params is")
+    max_epoch_seconds: float | None = Field(
+        default=None, gt=0, description="longest training+validation epoch in seconds; checked "
+        "during the first epoch (the trial ends as soon as it runs longer)")
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.max_params, self.max_flops,
+                                            self.max_epoch_seconds))
+
+
+def _parse_pick(value: Any) -> Pick | None:
+    if value is None or isinstance(value, Pick):
+        return value
+    return Pick.parse(str(value))
+
+
 class TrackingSpec(StrictModel):
     uri: str | None = Field(default=None, description="MLflow tracking URI; null = runs/")
     experiment: str | None = Field(default=None, description="null = the sweep name")
@@ -245,7 +305,18 @@ class SweepSpec(StrictModel):
     name: str = Field(pattern=NAME_PATTERN, description="sweep name; default: file stem")
     data: DataSpec = Field(default_factory=DataSpec)
     model: ModelSpec = Field(default_factory=ModelSpec)
-    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    objective: Annotated[Annotated[ObjectiveSpec, Tag("one")]
+                         | Annotated[list[ObjectiveSpec], Tag("list")],
+                         Discriminator(_objective_form),
+                         AfterValidator(_check_objectives)] = Field(
+        default_factory=ObjectiveSpec, description="{metric, mode}, or a list of them for a "
+        "multi-objective sweep (the first: a metric Keras logs; later ones may be "
+        "param_count, flops or epoch_seconds)")
+    pick: Annotated[Pick | None, BeforeValidator(_parse_pick)] = Field(
+        default=None, description="which trial of the Pareto front is the best (status, export, "
+        "--register-model): best:METRIC | smallest-within:DELTA; null = best on the first "
+        "objective")
+    constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     search: SearchSpec = Field(default_factory=SearchSpec)
     scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec)
@@ -260,6 +331,23 @@ class SweepSpec(StrictModel):
         default=None, description="written by `sweeper export`: where a fixed config came from")
 
     @property
+    def objective_specs(self) -> tuple[ObjectiveSpec, ...]:
+        return tuple(self.objective) if isinstance(self.objective, list) else (self.objective,)
+
+    @property
+    def primary(self) -> ObjectiveSpec:
+        """The first objective: early stopping, the schedulers and the best epoch follow it."""
+        return self.objective_specs[0]
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        return tuple(o.objective() for o in self.objective_specs)
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objective_specs) > 1
+
+    @property
     def fixed(self) -> bool:
         return all(isinstance(p, FixedParam) and not p.when for p in self.space.values())
 
@@ -271,5 +359,5 @@ SECTION_MODELS: dict[str, type[BaseModel]] = {
     name: field.annotation
     for name, field in SweepSpec.model_fields.items()
     if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
-}
+} | {"objective": ObjectiveSpec}  # one objective, or a list of them
 

@@ -42,6 +42,7 @@ from sweeper.search.start import start_points
 from sweeper.status import SweepStatus
 from sweeper.store.layout import (
     DECISIONS_FILE,
+    DISCOVERED_SPACE,
     HISTORY_CSV,
     STUDY_FILE,
     SWEEP_JSON,
@@ -51,6 +52,7 @@ from sweeper.store.layout import (
     sweep_folder,
 )
 from sweeper.store.meta import SweepMeta
+from sweeper.store.specs import recorded_discovery, write_discovery
 
 __all__ = ["SweepOutcome", "resume_sweep", "run_sweep"]
 
@@ -96,11 +98,13 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / SWEEP_JSON).unlink(missing_ok=True)
         (folder / SWEEP_YAML).write_text(source_text)
+        write_discovery(folder, loaded.discovered)  # a hypermodel's space, as discovered
         started_at = time.time()
         concurrency = wiring.tune_concurrency(spec, notifier)
         parallel = (concurrency or wiring.slots(spec)) > 1
-        parts = wiring.components(spec, folder, started_at, wiring.config_check(kind, dataset),
-                                  parallel, quiet, tracking, start=start,
+        check = wiring.config_check(kind, dataset, spec)
+        parts = wiring.components(spec, folder, started_at, check, parallel, quiet, tracking,
+                                  start=start,
                                   warm=warm.trials if warm else None)
         trainable = wiring.trainable(loaded, spec, kind, dataset)  # data to the object store
         meta = SweepMeta(
@@ -124,7 +128,7 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
                 failure_config=tune.FailureConfig(max_failures=spec.failures.max_failures),
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=1, checkpoint_score_attribute=OBJECTIVE_KEY,
-                    checkpoint_score_order=spec.objective.direction),
+                    checkpoint_score_order=spec.primary.direction),
                 verbose=0))
         # Tune's state (tuner.pkl) exists now: only from here on is the name resumable
         meta.write(folder)
@@ -154,7 +158,8 @@ def resume_sweep(name: str, runs_dir: Path, address: str | None, quiet: bool = F
             f"{source} changed since sweep {name!r} started; resume runs the space it started "
             f"with (kept in {folder / SWEEP_YAML}). Restore the file, or start a new sweep "
             "with `sweeper run FILE --name NEW`")
-    loaded = loads(stored, file=str(source), base_dir=Path(meta.base_dir))
+    loaded = loads(stored, file=str(source), base_dir=Path(meta.base_dir),
+                   discover=recorded_discovery(folder))
     spec = Overrides(**meta.overrides).apply(loaded.spec)
     kind = resolve_kind(loaded)
     check_reachable(wiring.tracking_config(spec, runs_dir))
@@ -195,7 +200,7 @@ def _clear_unstarted(folder: Path) -> None:
     """What a start killed before Tune saved its state left: nothing ran to its end, and an
     Optuna trial asked then would stay RUNNING in the study the new start reopens."""
     for name in (SWEEP_JSON, STUDY_FILE, DECISIONS_FILE, TRIALS_CSV, HISTORY_CSV, EVENTS_FILE,
-                 APPLIED_FILE, SKIPPED_FILE):
+                 APPLIED_FILE, SKIPPED_FILE, DISCOVERED_SPACE):
         (folder / name).unlink(missing_ok=True)
     shutil.rmtree(folder / "tune", ignore_errors=True)  # the default storage's experiment
 

@@ -15,7 +15,7 @@ from sweeper.config.schema import SweepSpec
 from sweeper.data.dataset import Dataset
 from sweeper.driver.best_model import export_best_model
 from sweeper.driver.signals import SignalCatcher
-from sweeper.errors import Interrupted, SweepFailed
+from sweeper.errors import Interrupted, SweepFailed, UserInputError
 from sweeper.notify import Notifier
 from sweeper.observe.recorder import SweepRecorder
 from sweeper.observe.tracking.config import TrackingConfig
@@ -25,9 +25,10 @@ from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionLog
 from sweeper.report.doctor import DOCTOR_MD, write_doctor
 from sweeper.status import Reason, Status, SweepStatus
-from sweeper.store.best import BestTrial, best_trial
+from sweeper.store.best import BestTrial, best_trial, scored_trials
 from sweeper.store.layout import BEST_MODEL, DECISIONS_FILE, HISTORY_CSV, TRIALS_CSV
 from sweeper.store.meta import SweepMeta
+from sweeper.store.pareto import front_objectives, sweep_best, sweep_pick
 from sweeper.store.study import open_study
 from sweeper.store.tables import read_table
 from sweeper.store.test_score import TestScore
@@ -61,8 +62,8 @@ def finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta, signals: 
                       "trials still running ended as pruned (reason time_limit)")
     if signals.code is not None:
         _interrupted(trials, spec, folder, meta, tracker, signals.code, notifier)
-    objective = spec.objective.objective()
-    best = best_trial(trials, objective)
+    objective = spec.primary.objective()
+    best = _best(trials, spec, notifier)  # the best-model artifact, --register-model, MLflow
     counts = trials["status"].value_counts().to_dict() if not trials.empty else {}
     failure = _failure(trials, spec, folder, best, budget)
     model_path = None
@@ -77,7 +78,7 @@ def finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta, signals: 
         (str(folder / TRIALS_CSV), None), (str(folder / HISTORY_CSV), None)]
     if model_path is not None:
         artifacts.append((str(model_path), "model"))
-    artifacts += [(str(p), "plots") for p in _plots(spec, folder, trials, notifier)]
+    artifacts += [(str(p), "plots") for p in _plots(spec, folder, trials, best, notifier)]
     doctor = write_doctor(spec.name, trials, spec.space, folder / DOCTOR_MD, notifier)
     if doctor is not None:  # a failed report is a warning; the sweep is done
         artifacts.append((str(doctor), None))
@@ -94,7 +95,7 @@ def finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta, signals: 
     meta.write(folder)
     if failure:
         raise SweepFailed(failure)
-    return SweepOutcome(spec.name, folder, trials, best, spec.objective.metric, test)
+    return SweepOutcome(spec.name, folder, trials, best, spec.primary.metric, test)
 
 
 def already_ended(spec: SweepSpec, folder: Path, meta: SweepMeta, tracking: TrackingConfig,
@@ -104,7 +105,7 @@ def already_ended(spec: SweepSpec, folder: Path, meta: SweepMeta, tracking: Trac
     end again would log its summary twice and register a second model version."""
     recorder = SweepRecorder(folder, DecisionLog(folder / DECISIONS_FILE), list(spec.space),
                              meta.started_at, spec.failures.max_consecutive_failed,
-                             SweepBudget(None))
+                             SweepBudget(None), objectives=spec.objectives)
     tracker = MlflowTracker(tracking, spec.name, folder, recorder)
     tracker.start()  # replays what the store has not got yet
     left = close_tracking(tracker, folder, 120, notifier)
@@ -115,8 +116,19 @@ def already_ended(spec: SweepSpec, folder: Path, meta: SweepMeta, tracking: Trac
     if meta.status == SweepStatus.FAILED:
         raise SweepFailed(f"sweep {spec.name} had failed (see {folder / TRIALS_CSV}); "
                           "resume does not run it again")
-    return SweepOutcome(spec.name, folder, trials, best_trial(trials, spec.objective.objective()),
-                        spec.objective.metric, meta.test_score())
+    return SweepOutcome(spec.name, folder, trials, _best(trials, spec, notifier),
+                        spec.primary.metric, meta.test_score())
+
+
+def _best(trials: pd.DataFrame, spec: SweepSpec, notifier: Notifier) -> BestTrial | None:
+    """The sweep's best (``sweep_best``). A pick rule that cannot apply to these trials
+    (smallest-within with no size recorded) is a warning here, not a lost sweep: the best
+    on the first objective stands in."""
+    try:
+        return sweep_best(trials, spec)
+    except UserInputError as exc:
+        notifier.warn(f"{exc}; the best on {spec.primary.metric} stands in")
+        return best_trial(trials, spec.primary.objective())
 
 
 def _interrupted(trials: pd.DataFrame, spec: SweepSpec, folder: Path, meta: SweepMeta,
@@ -143,6 +155,10 @@ def _failure(trials: pd.DataFrame, spec: SweepSpec, folder: Path, best: BestTria
         reasons = trials.loc[failed, "reason"].value_counts().to_dict()
         return (f"sweep {spec.name} stopped after {limit} failed trials in a row "
                 f"(reasons: {reasons}); see {folder / TRIALS_CSV}")
+    if best is None and sweep_pick(spec) is not None and not scored_trials(trials).empty:
+        metrics = ", ".join(o.metric for o in front_objectives(spec.objectives))
+        return (f"sweep {spec.name} ended without a scored trial that has a value of every "
+                f"objective ({metrics}); see {folder / TRIALS_CSV}")
     if best is None:
         return f"sweep {spec.name} ended without a scored trial; see {folder / TRIALS_CSV}"
     return None
@@ -155,21 +171,22 @@ def _score_on_test(model_path: Path, dataset: Dataset, best: BestTrial, spec: Sw
     from sweeper.trial.holdout import score_best_model
 
     try:
-        return score_best_model(model_path, dataset, best.row, spec.objective.metric)
+        return score_best_model(model_path, dataset, best.row, spec.primary.metric)
     except Exception as exc:  # e.g. a custom layer the driver cannot load
         notifier.warn(f"the test split could not score {model_path}: "
                       f"{type(exc).__name__}: {exc}")
         return None
 
 
-def _plots(spec: SweepSpec, folder: Path, trials: pd.DataFrame,
+def _plots(spec: SweepSpec, folder: Path, trials: pd.DataFrame, best: BestTrial | None,
            notifier: Notifier) -> list[Path]:
     """The sweep's PNG plots (a plot that fails must not fail a finished sweep)."""
     from sweeper.report.plots import make_plots
 
     try:
         return make_plots(folder, open_study(folder, spec.name), trials,
-                          read_table(folder / HISTORY_CSV), spec.objective.objective())
+                          read_table(folder / HISTORY_CSV), spec.primary.objective(),
+                          spec.objectives, sweep_pick(spec), best)
     except Exception as exc:  # plotting is a report, not the sweep
         notifier.warn(f"plots failed: {type(exc).__name__}: {exc}")
         return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,9 @@ from sweeper.data.pipeline import pipeline
 from sweeper.errors import SpecError, SweepFailed, UserInputError
 from sweeper.findings import Finding, merge
 from sweeper.models.compile import batch_size
-from sweeper.models.kinds import resolve_kind
+from sweeper.models.kinds import fitter, resolve_kind
+from sweeper.models.labels import one_hot_classes
+from sweeper.models.limits import Limits
 from sweeper.notify import LogNotifier, Notifier
 from sweeper.result import TrialResult
 from sweeper.status import Reason, Status
@@ -104,7 +106,8 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     model = kind.build(params, info)
-    settings = LoopSettings.of(spec, epochs, prune=False)
+    # a fixed configuration trains as given: findings and constraints are reported, not applied
+    settings = replace(LoopSettings.of(spec, epochs, prune=False), limits=Limits())
     state = EarlyStoppingState()
     best = _BestWeights()
     base = TrialResult(number=0, seed=seed, epoch=0, status=Status.RUNNING,
@@ -112,7 +115,7 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
     started = time.monotonic()
     try:
         fit(model, dataset, params, seed, settings, state, base, best.keep,
-            verbose=2 if verbose else 0)
+            verbose=2 if verbose else 0, fitter=fitter(kind, params))
     except MissingObjective as missing:
         raise SweepFailed(f"the model never logged objective.metric {missing.metric!r}; it "
                           f"logged: {', '.join(missing.logged)}") from None
@@ -128,7 +131,8 @@ def train(loaded: LoadedSpec, *, epochs: int | None, output: Path, seed: int,
     if spec.early_stopping.restore_best_weights and best.weights is not None:
         model.set_weights(best.weights)
     evaluation = model.evaluate(
-        pipeline(dataset.x_val, dataset.y_val, batch_size(params), training=False, seed=seed),
+        pipeline(dataset.x_val, dataset.y_val, batch_size(params), training=False, seed=seed,
+                 one_hot=one_hot_classes(model, dataset.num_classes)),
         verbose=0, return_dict=True)
     metrics = {f"val_{k}": float(v) for k, v in evaluation.items()}
     test_metrics = evaluate_on_test(model, dataset)
@@ -203,7 +207,7 @@ def train_seeds(loaded: LoadedSpec, *, epochs: int | None, output: Path, first_s
             f"{output.stem}-seed{seed}{output.suffix}")
         results.append(train(loaded, epochs=epochs, output=path, seed=seed, verbose=verbose,
                              notifier=notifier))
-    summary = SeedsSummary(loaded.spec.objective.metric, results)
+    summary = SeedsSummary(loaded.spec.primary.metric, results)
     output.with_suffix(".seeds.json").write_text(json.dumps(
         {"metric": summary.metric, "mean": summary.mean, "std": summary.std,
          "runs": [asdict(r) for r in results]}, indent=2) + "\n")

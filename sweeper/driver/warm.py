@@ -8,6 +8,7 @@ from typing import Any
 
 from sweeper.config.schema import SweepSpec
 from sweeper.errors import UserInputError
+from sweeper.objective import Objective
 from sweeper.search.start import WarmStart, warm_start
 from sweeper.store.layout import existing_sweep
 from sweeper.store.meta import SweepMeta
@@ -39,11 +40,13 @@ def read_warm_start(source: str, runs_dir: Path, spec: SweepSpec, fingerprint: s
             f"{meta.data_fingerprint}, this sweep's data {fingerprint}); its scores do not "
             "carry over. Warm-start from a sweep on the same data and split")
     old = load_spec_for(source, runs_dir).spec
-    if old.objective.objective() != spec.objective.objective():
+    if old.objectives != spec.objectives:
+        def said(objectives: tuple[Objective, ...]) -> str:
+            return ", ".join(f"{o.metric} ({o.direction})" for o in objectives)
+
         raise UserInputError(
-            f"--warm-start {source}: that sweep optimised {old.objective.metric} "
-            f"({old.objective.direction}), this one {spec.objective.metric} "
-            f"({spec.objective.direction}); its scores do not carry over")
+            f"--warm-start {source}: that sweep optimised {said(old.objectives)}, this one "
+            f"{said(spec.objectives)}; its scores do not carry over")
     try:
         trials = open_study(folder, old.name).get_trials(deepcopy=False)
     except (KeyError, OSError) as exc:

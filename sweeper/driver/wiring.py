@@ -16,6 +16,7 @@ from sweeper.data.dataset import Dataset, WorkerLoadedData, load_dataset
 from sweeper.errors import UserInputError
 from sweeper.models.inputs import InputInfo
 from sweeper.models.kinds import ConfigCheck, ModelKind
+from sweeper.models.limits import Limits
 from sweeper.notify import Notifier
 from sweeper.observe.lost_trials import LostTrials
 from sweeper.observe.progress import ProgressPrinter, TuneTrialLinesOff
@@ -77,9 +78,9 @@ def load_data(loaded: LoadedSpec, notifier: Notifier) -> Dataset:
     return dataset
 
 
-def config_check(kind: ModelKind, dataset: Dataset) -> ConfigCheck:
+def config_check(kind: ModelKind, dataset: Dataset, spec: SweepSpec) -> ConfigCheck:
     return ConfigCheck(kind, InputInfo(dataset.image_size, dataset.channels,
-                                       dataset.num_classes))
+                                       dataset.num_classes), Limits.of(spec.constraints))
 
 
 def tune_concurrency(spec: SweepSpec, notifier: Notifier) -> int | None:
@@ -190,12 +191,13 @@ def components(spec: SweepSpec, folder: Path, started_at: float, check: ConfigCh
     decisions = DecisionLog(folder / DECISIONS_FILE)
     budget = SweepBudget(spec.budget.time_limit)
     recorder = SweepRecorder(folder, decisions, list(spec.space), started_at,
-                             spec.failures.max_consecutive_failed, budget)
+                             spec.failures.max_consecutive_failed, budget,
+                             objectives=spec.objectives)
     searcher = OptunaSearcher(spec, folder / STUDY_FILE, planned_trials(spec), parallel,
                               decisions, check, recorder.record_infeasible, budget,
                               start=start, warm=warm)
     scheduler = make_scheduler(spec, decisions, searcher, budget)
-    progress = ProgressPrinter(recorder, planned_trials(spec), spec.objective.objective(),
+    progress = ProgressPrinter(recorder, planned_trials(spec), spec.primary.objective(),
                                quiet=quiet, budget=budget)
     tracker = MlflowTracker(tracking, spec.name, folder, recorder, check.logged)
     return Components(searcher, scheduler, recorder, tracker, progress, budget)

@@ -43,6 +43,15 @@ class CustomKind:
     @classmethod
     def resolve(cls, loaded: LoadedSpec) -> CustomKind:
         """Import the builder now, on the driver, so a problem is located in the file."""
+        kind, builder = cls.target(loaded)
+        _functions[kind.name] = builder
+        return kind
+
+    @classmethod
+    def target(cls, loaded: LoadedSpec) -> tuple[CustomKind, Any]:
+        """The kind and the object ``model.kind`` names (a builder, or a KerasTuner
+        hypermodel: ``sweeper.models.hypermodel``), imported now; SpecError located at
+        ``model.kind`` when it cannot be."""
         kind = cls(loaded.spec.model.kind, (str(loaded.base_dir), str(Path.cwd())))
         where = ("model", "kind")
         module_name, _, function = kind.name.partition(":")
@@ -61,14 +70,13 @@ class CustomKind:
                 where, f"model.kind: importing '{module_name}' raised {type(exc).__name__}: "
                        f"{exc} ({last.filename}:{last.lineno})")]) from None
         builder = getattr(module, function, None)
-        if builder is None or not callable(builder):
+        if builder is None or not (callable(builder) or _hypermodel_instance(builder)):
             names = [n for n in dir(module)
                      if not n.startswith("_") and callable(getattr(module, n))]
             raise SpecError([loaded.problem(
                 where, f"model.kind: '{module_name}' has no function '{function}'"
                 + (f"; it has: {', '.join(names[:10])}" if names else ""))])
-        _functions[kind.name] = builder
-        return kind
+        return kind, builder
 
     def _module(self) -> Any:
         """The builder's module: its top-level package from the file's folder or the current
@@ -88,6 +96,7 @@ class CustomKind:
         return importlib.import_module(module_name)
 
     def _function(self) -> Any:
+        """The object ``model.kind`` names (a worker process imports it once)."""
         if self.name not in _functions:  # a worker process: import it once
             _functions[self.name] = getattr(self._module(), self.name.partition(":")[2])
         return _functions[self.name]
@@ -113,6 +122,12 @@ class CustomKind:
         if not getattr(model, "compiled", False):
             compile_model(model, params)
         return model
+
+
+def _hypermodel_instance(obj: Any) -> bool:
+    """A ``keras_tuner.HyperModel`` object (KerasTuner is imported if its module used it)."""
+    keras_tuner = sys.modules.get("keras_tuner")
+    return keras_tuner is not None and isinstance(obj, keras_tuner.HyperModel)
 
 
 def _execute(name: str, loader: importlib.abc.Loader,

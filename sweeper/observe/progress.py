@@ -89,6 +89,9 @@ class ProgressPrinter(Callback):
             remaining = max(budget.time_limit_s - budget.spent_s(), 0.0)
             left = remaining if left is None else min(left, remaining)
         eta = "?" if left is None else _clock(left)
+        # the live line keeps the best on the first objective, even in a multi-objective
+        # sweep: a pick rule's choice (store.pareto.sweep_best) moves as the front grows and
+        # is named at the end, by status, export and the best-model artifact
         best = best_trial(pd.DataFrame(rows), self.objective) if rows else None
         best_text = (f"best {self.metric} {best.score:.4f} (trial {best.number})"
                      if best else "no score yet")

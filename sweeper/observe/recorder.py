@@ -15,14 +15,17 @@ import pandas as pd
 from ray.tune import Callback
 
 from sweeper.findings import Finding, join_codes, merge
+from sweeper.objective import Objective
 from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionLog, final_status, infrastructure_reason
 from sweeper.result import TrialResult
 from sweeper.status import Decision, Reason, Status
 from sweeper.store.layout import HISTORY_CSV, TRIALS_CSV
 from sweeper.store.tables import (
+    COST_COLUMNS,
     DIAGNOSIS_COLUMN,
-    PARAM_PREFIX,
+    is_param_column,
+    objective_column,
     param_column,
     read_table,
     write_table,
@@ -31,10 +34,12 @@ from sweeper.store.tables import (
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
 
-__all__ = ["SweepRecorder"]
+__all__ = ["NEVER_LAUNCHED_PREFIX", "SweepRecorder"]
+
+NEVER_LAUNCHED_PREFIX = "infeasible_"  # the trial id of a configuration never launched
 
 LEADING_COLUMNS = ["trial_id", "number", "status", "reason", "score", "best_epoch", "epochs",
-                   DIAGNOSIS_COLUMN]
+                   DIAGNOSIS_COLUMN, *COST_COLUMNS]
 TRAILING_COLUMNS = ["seed", "node_id", "node_ip", "gpu_ids", "pid", "started_s", "ended_s",
                     "error"]
 
@@ -44,8 +49,12 @@ class SweepRecorder(Callback):
 
     def __init__(self, folder: Path, decisions: DecisionLog, param_names: list[str],
                  started_at: float, max_consecutive_failed: int, budget: SweepBudget,
-                 flush_every_s: float = 2.0) -> None:
+                 flush_every_s: float = 2.0, objectives: tuple[Objective, ...] = ()) -> None:
         self.folder = Path(folder)
+        # later objectives Keras logs: a score_<metric> column each (costs have their own)
+        self.scores = [(objective_column(o, False), o.metric) for o in objectives[1:]
+                       if not o.is_cost]
+        self.objective_columns = [objective_column(o, False) for o in objectives[1:]]
         self.decisions = decisions
         self.budget = budget
         self.param_names = list(param_names)
@@ -101,6 +110,7 @@ class SweepRecorder(Callback):
             row = {"trial_id": trial.trial_id, "number": config.get("number"),
                    "status": Status.RUNNING.value, "reason": "", "score": None,
                    "best_epoch": 0, "epochs": 0, DIAGNOSIS_COLUMN: "",
+                   **dict.fromkeys(COST_COLUMNS),
                    "seed": config.get("seed"), "started_s": self.now(), "ended_s": None,
                    "error": ""}
             row.update({param_column(k): v for k, v in config.get("params", {}).items()})
@@ -125,10 +135,13 @@ class SweepRecorder(Callback):
         for key, value in asdict(record.placement).items():
             if value not in (None, ""):
                 row[key] = value
+        self._costs(row, record)
         if not record.failed:
             if record.score is not None:
                 row["score"] = record.score
                 row["best_epoch"] = record.best_epoch
+                for column, metric in self.scores:
+                    row[column] = record.best_metrics.get(metric)
             row["epochs"] = record.epoch
             entry = {"trial_id": trial.trial_id, "number": row["number"],
                      "seconds": self.now(), **record.history_row()}
@@ -137,6 +150,13 @@ class SweepRecorder(Callback):
             if self.decisions.paused_at(trial.trial_id, record.epoch):
                 row["status"] = Status.PAUSED.value
         self.flush()
+
+    @staticmethod
+    def _costs(row: dict[str, Any], record: TrialResult) -> None:
+        for column, value in zip(COST_COLUMNS, (record.param_count, record.flops,
+                                                record.mean_epoch_seconds), strict=True):
+            if value is not None:
+                row[column] = value
 
     def _note(self, trial_id: str, row: dict[str, Any], findings: tuple[Finding, ...]) -> None:
         """The trial's findings so far: the ``diagnosis`` cell and the MLflow artifact."""
@@ -175,6 +195,10 @@ class SweepRecorder(Callback):
         status, reason = final_status(self.decisions, trial.trial_id, record, error)
         row["status"], row["reason"] = status.value, reason.value
         row["ended_s"] = self.now()
+        if record is not None:
+            self._costs(row, record)
+        if status == Status.INFEASIBLE and record is not None:
+            row["error"] = record.error[-2000:]  # which constraint, by how much
         if status == Status.FAILED:
             detail = (record.error if record is not None else "") or (
                 str(_error_of(trial) or "") if error is not None else "")
@@ -187,12 +211,14 @@ class SweepRecorder(Callback):
         self.flush(force=True)
 
     def record_infeasible(self, number: int, params: dict[str, Any], reason: str,
-                          seed: int) -> None:
-        """A configuration the searcher never launched (its architecture cannot exist)."""
-        trial_id = f"infeasible_{number:05d}"
+                          seed: int, cost: dict[str, int] | None = None) -> None:
+        """A configuration the searcher never launched: its architecture cannot exist, or
+        the kind counted it over a constraint (``cost``: what it counted)."""
+        trial_id = f"{NEVER_LAUNCHED_PREFIX}{number:05d}"
         row = {"trial_id": trial_id, "number": number, "status": Status.INFEASIBLE.value,
                "reason": reason, "score": None, "best_epoch": 0, "epochs": 0,
-               DIAGNOSIS_COLUMN: "", "seed": seed,
+               DIAGNOSIS_COLUMN: "", **dict.fromkeys(COST_COLUMNS), **(cost or {}),
+               "seed": seed,
                "started_s": self.now(), "ended_s": self.now(), "error": ""}
         row.update({param_column(k): v for k, v in params.items()})
         self.rows[trial_id] = row
@@ -204,8 +230,10 @@ class SweepRecorder(Callback):
         if frame.empty:
             return pd.DataFrame(columns=LEADING_COLUMNS + TRAILING_COLUMNS)
         params = [param_column(p) for p in self.param_names if param_column(p) in frame]
-        extra = [c for c in frame.columns if c.startswith(PARAM_PREFIX) and c not in params]
-        ordered = [c for c in LEADING_COLUMNS + params + extra + TRAILING_COLUMNS if c in frame]
+        extra = [c for c in frame.columns if is_param_column(c) and c not in params]
+        scores = [column for column, _ in self.scores]
+        ordered = [c for c in LEADING_COLUMNS + scores + params + extra + TRAILING_COLUMNS
+                   if c in frame]
         return frame[ordered].sort_values("number", kind="stable").reset_index(drop=True)
 
     def flush(self, force: bool = False) -> None:

@@ -127,6 +127,9 @@ def final_status(decisions: DecisionLog, trial_id: str, result: TrialResult | No
     if reported == Status.FAILED:
         assert result is not None
         return Status.FAILED, result.reason or Reason.ERROR
+    if reported == Status.INFEASIBLE:  # over a hard constraint once built or timed
+        assert result is not None
+        return Status.INFEASIBLE, result.reason or Reason.CONSTRAINT
     if error is not None:
         return Status.FAILED, error
     if reported in (Status.COMPLETED, Status.STOPPED_EARLY):

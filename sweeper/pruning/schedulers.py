@@ -248,7 +248,7 @@ def make_scheduler(spec: SweepSpec, decisions: DecisionLog, bridge: PruningBridg
                    budget: SweepBudget) -> RecordingScheduler:
     """The file's scheduler, wrapped to record its decisions."""
     s = spec.scheduler
-    mode = spec.objective.direction
+    mode = spec.primary.direction
     max_epochs = spec.budget.max_epochs
     common: dict[str, Any] = {"time_attr": TIME_KEY, "metric": OBJECTIVE_KEY, "mode": mode}
     inner: TrialScheduler

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from sweeper.status import Status
-from sweeper.store.best import best_trial
 from sweeper.store.layout import existing_sweep
 from sweeper.store.meta import SweepMeta
+from sweeper.store.pareto import sweep_best
 from sweeper.store.specs import load_spec_for
 from sweeper.store.tables import history_frame, trials_frame
 
@@ -21,8 +21,9 @@ def compare(names: list[str], runs_dir: Path) -> pd.DataFrame:
     for name in names:
         meta = SweepMeta.read(existing_sweep(runs_dir, name))
         trials, history = trials_frame(name, runs_dir), history_frame(name, runs_dir)
-        objective = load_spec_for(name, runs_dir).spec.objective.objective()
-        best = best_trial(trials, objective)
+        spec = load_spec_for(name, runs_dir).spec
+        objective = spec.objectives[0]  # "best" is the sweep's best's first objective
+        best = sweep_best(trials, spec)
         test = meta.test_score()
         to_best = None
         if best is not None and not history.empty:

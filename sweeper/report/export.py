@@ -14,29 +14,46 @@ import pandas as pd
 from pydantic import BaseModel
 
 from sweeper.config.loaded import LoadedSpec
-from sweeper.config.schema import NAME_MAX_LENGTH
+from sweeper.config.schema import NAME_MAX_LENGTH, SweepSpec
 from sweeper.config.yamlio import dump
 from sweeper.errors import UserInputError
-from sweeper.objective import Objective
+from sweeper.objective import Pick
 from sweeper.search.space import config_of
-from sweeper.store.best import best_trial, scored_trials
+from sweeper.store.best import scored_trials
 from sweeper.store.layout import existing_sweep
 from sweeper.store.meta import SweepMeta
+from sweeper.store.pareto import (
+    SIZE_COLUMNS,
+    as_pick,
+    front_objectives,
+    sweep_best,
+    sweep_pick,
+)
 from sweeper.store.specs import load_spec_for
 from sweeper.store.study import open_study
-from sweeper.store.tables import trials_frame
+from sweeper.store.tables import objective_values, trials_frame
 from sweeper.version import __version__
 
 __all__ = ["choose_trial", "export", "exported_name", "fixed_document", "trial_params"]
 
-KEPT_SECTIONS = ("data", "model", "objective", "budget", "early_stopping", "resources",
-                 "tracking", "diagnosis")
+KEPT_SECTIONS = ("data", "model", "objective", "pick", "constraints", "budget",
+                 "early_stopping", "resources", "tracking", "diagnosis")
 
 
-def choose_trial(trials: pd.DataFrame, objective: Objective, trial: str | None) -> pd.Series:
-    """The best trial, or the one named by id or number (which must have a score)."""
+def choose_trial(trials: pd.DataFrame, spec: SweepSpec, trial: str | None,
+                 pick: Pick | None = None) -> pd.Series:
+    """The sweep's best trial (``sweep_best``; ``pick`` overrides the spec's rule), or the
+    one named by id or number (which must have a score)."""
+    if trial is not None and pick is not None:
+        raise UserInputError(f"--trial {trial} and --pick {pick} both choose the trial to "
+                             "export; give one of them")
     if trial is None:
-        best = best_trial(trials, objective)
+        best = sweep_best(trials, spec, pick)
+        if best is None and sweep_pick(spec, pick) is not None \
+                and not scored_trials(trials).empty:
+            metrics = ", ".join(o.metric for o in front_objectives(spec.objectives))
+            raise UserInputError(f"no scored trial has a value of every objective of the "
+                                 f"Pareto front ({metrics}): nothing to export")
         if best is None:
             raise UserInputError("no trial of this sweep has a score yet (none completed, "
                                  "stopped early or was pruned after an epoch): nothing to export")
@@ -80,8 +97,9 @@ def _ran_values(loaded: LoadedSpec, section: str, written: Any) -> dict[str, Any
 
 
 def fixed_document(loaded: LoadedSpec, params: dict[str, Any], row: pd.Series,
-                   meta: SweepMeta) -> dict[str, Any]:
-    """The exported file's content: the sweep's sections, fixed space, provenance."""
+                   meta: SweepMeta, rule: Pick | None = None) -> dict[str, Any]:
+    """The exported file's content: the sweep's sections, fixed space, provenance (with
+    ``rule``, the pick rule that chose the trial, and its objective values)."""
     raw = loaded.doc.data
     document: dict[str, Any] = {"name": exported_name(meta.name, int(row["number"]))}
     for section in KEPT_SECTIONS:
@@ -95,6 +113,9 @@ def fixed_document(loaded: LoadedSpec, params: dict[str, Any], row: pd.Series,
     data_path = loaded.data_path()
     if data_path is not None:  # the exported file may live anywhere
         document["data"]["path"] = str(data_path.resolve())
+    weights = loaded.weights_path()
+    if weights is not None:
+        document["model"]["weights"] = str(weights.resolve())
     budget = dict(document.get("budget") or {})
     budget["trials"] = 1
     document["budget"] = budget
@@ -104,8 +125,9 @@ def fixed_document(loaded: LoadedSpec, params: dict[str, Any], row: pd.Series,
         "trial_id": str(row["trial_id"]),
         "trial_number": int(row["number"]),
         "status": str(row["status"]),
-        "objective_metric": loaded.spec.objective.metric,
+        "objective_metric": loaded.spec.primary.metric,
         "objective": float(row["score"]),
+        **_pick_provenance(loaded.spec, row, rule),
         "best_epoch": int(row["best_epoch"]),
         "epochs": int(row["epochs"]),
         "training_seed": int(row["seed"]),
@@ -115,6 +137,18 @@ def fixed_document(loaded: LoadedSpec, params: dict[str, Any], row: pd.Series,
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return document
+
+
+def _pick_provenance(spec: SweepSpec, row: pd.Series, rule: Pick | None) -> dict[str, Any]:
+    """How a multi-objective sweep's trial was chosen: the rule (absent when --trial named
+    it) and the trial's value of each objective of the front."""
+    if rule is None and not spec.multi_objective:
+        return {}
+    front = front_objectives(spec.objectives)
+    values = objective_values(row.to_dict(), front)
+    return {**({"pick": str(rule)} if rule is not None else {}),
+            "objectives": {o.metric: int(v) if o.metric in SIZE_COLUMNS and v is not None
+                           else v for o, v in zip(front, values, strict=True)}}
 
 
 def _test_provenance(meta: SweepMeta, trial_id: str) -> dict[str, Any]:
@@ -137,15 +171,19 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def export(name: str, runs_dir: Path, output: Path, trial: str | None = None) -> dict[str, Any]:
-    """Write the chosen trial as a fixed search-space file; return the document written
-    (its provenance names the trial, whose model ``run.best_model`` copies)."""
+def export(name: str, runs_dir: Path, output: Path, trial: str | None = None,
+           pick: Pick | str | None = None) -> dict[str, Any]:
+    """Write the chosen trial (``trial``, else the best by ``pick``, else by the spec's
+    rule) as a fixed search-space file; return the document written (its provenance names
+    the trial, whose model ``run.best_model`` copies, and the rule that chose it)."""
     folder = existing_sweep(runs_dir, name)
     loaded = load_spec_for(name, runs_dir)
     meta = SweepMeta.read(folder)
-    row = choose_trial(trials_frame(name, runs_dir), loaded.spec.objective.objective(), trial)
+    given = None if pick is None else as_pick(pick)
+    row = choose_trial(trials_frame(name, runs_dir), loaded.spec, trial, given)
     params = trial_params(loaded, folder, int(row["number"]))
-    document = fixed_document(loaded, params, row, meta)
+    rule = None if trial is not None else sweep_pick(loaded.spec, given)
+    document = fixed_document(loaded, params, row, meta, rule)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(f"# Trial {row['number']} of sweep {name}, every parameter fixed: "
                       f"`sweeper train {output.name}` trains it again.\n" + dump(document))

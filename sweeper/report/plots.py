@@ -1,7 +1,8 @@
 """PNG plots of a sweep, from its tables and its Optuna study.
 
 Parallel coordinates and parameter importance are Optuna's own (matplotlib backend, on the
-feasible finished trials); the plots over time and epochs are drawn from the tables.
+feasible finished trials; a multi-objective study's on its first objective); the plots over
+time and epochs, and the Pareto front, are drawn from the tables.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import optuna
 import pandas as pd
 
-from sweeper.objective import Objective
+from sweeper.objective import Objective, Pick
 from sweeper.status import Status
+from sweeper.store.best import BestTrial, scored_trials
+from sweeper.store.pareto import SIZE_COLUMNS, front_objectives, pareto_front
 from sweeper.store.study import INFEASIBLE_ATTR, WARM_START_ATTR
+from sweeper.store.tables import objective_column
 
 __all__ = ["PLOTS", "make_plots"]
 
@@ -27,7 +32,8 @@ STATUS_COLORS = {Status.COMPLETED: "tab:green", Status.STOPPED_EARLY: "tab:blue"
                  Status.PRUNED: "tab:orange", Status.FAILED: "tab:red",
                  Status.RUNNING: "tab:gray", Status.PAUSED: "tab:purple"}
 PLOTS = ("optimization_history", "parallel_coordinates", "param_importances",
-         "learning_curves", "objective_vs_params")
+         "learning_curves", "objective_vs_params", "pareto")  # pareto: where a pick rule
+# chooses the best (a multi-objective sweep, or a pick)
 
 
 def feasible_study(study: optuna.Study) -> optuna.Study:
@@ -105,12 +111,18 @@ def learning_curves(history: pd.DataFrame, trials: pd.DataFrame, metric: str,
 def objective_vs_params(history: pd.DataFrame, trials: pd.DataFrame, metric: str,
                         path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    if history.empty or "param_count" not in history:
+    scored = trials[trials["score"].notna()].set_index("trial_id")
+    if "param_count" in scored:  # trials.csv's own column (every trial's count)
+        joined = scored[scored["param_count"].notna()]
+    elif history.empty or "param_count" not in history:
         _empty(ax, "no parameter counts recorded yet")
         return _save(fig, path)
-    counts = history.groupby("trial_id")["param_count"].first()
-    scored = trials[trials["score"].notna()].set_index("trial_id")
-    joined = scored.join(counts, how="inner")
+    else:  # a sweep recorded before trials.csv had the column
+        counts = history.groupby("trial_id")["param_count"].first()
+        joined = scored.join(counts, how="inner")
+    if joined.empty:
+        _empty(ax, "no parameter counts recorded yet")
+        return _save(fig, path)
     for state, rows in joined.groupby("status"):
         ax.scatter(rows["param_count"], rows["score"], label=state,
                    color=STATUS_COLORS.get(Status(str(state)), "black"))
@@ -121,19 +133,75 @@ def objective_vs_params(history: pd.DataFrame, trials: pd.DataFrame, metric: str
     return _save(fig, path)
 
 
+def _column(frame: pd.DataFrame, objective: Objective, first: bool) -> pd.Series:
+    name = objective_column(objective, first)
+    if name not in frame:
+        return pd.Series(np.nan, index=frame.index)
+    return pd.to_numeric(frame[name], errors="coerce")
+
+
+def pareto_plot(trials: pd.DataFrame, objectives: tuple[Objective, ...],
+                picked: BestTrial | None, rule: Pick | None, path: Path) -> Path:
+    """Every scored trial by the front's first two objectives (the first up, the second
+    across), the front highlighted and joined by a step line, the picked trial starred."""
+    front_of = front_objectives(objectives)
+    up, across = front_of[0], front_of[1]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    scored = scored_trials(trials)
+    ys, xs = _column(scored, up, True), _column(scored, across, False)
+    valued = np.isfinite(ys) & np.isfinite(xs)
+    if not valued.any():
+        _empty(ax, f"no scored trial has both {up.metric} and {across.metric} yet")
+        return _save(fig, path)
+    ax.scatter(xs[valued], ys[valued], s=18, color="tab:gray", alpha=0.6, label="scored trials")
+    front = pareto_front(trials, objectives)
+    fy, fx = _column(front, up, True), _column(front, across, False)
+    order = np.argsort(fx.to_numpy() * (-1.0 if across.maximize else 1.0), kind="stable")
+    ax.step(fx.iloc[order], fy.iloc[order], where="post", color="tab:red", alpha=0.8)
+    ax.scatter(fx, fy, s=36, color="tab:red", label=f"Pareto front ({len(front)})", zorder=3)
+    if picked is not None:
+        px = _column(pd.DataFrame([picked.row]), across, False).iloc[0]
+        if np.isfinite(px):
+            ax.scatter([px], [picked.score], s=260, marker="*", color="gold",
+                       edgecolors="black", zorder=4,
+                       label=f"picked: trial {picked.number}" + (f" ({rule})" if rule else ""))
+    if across.metric in SIZE_COLUMNS and bool((xs[valued] > 0).all()):
+        ax.set_xscale("log")
+    title = f"Pareto front: {up.metric} against {across.metric}"
+    if len(front_of) > 2:
+        title += f" (the front is over all {len(front_of)} objectives; the first two shown)"
+    ax.set(xlabel=f"{across.metric} ({across.direction})", ylabel=f"{up.metric} "
+           f"({up.direction})", title=title)
+    ax.legend()
+    return _save(fig, path)
+
+
 def make_plots(folder: Path, study: optuna.Study, trials: pd.DataFrame,
-               history: pd.DataFrame, objective: Objective) -> list[Path]:
-    """Write every plot of a sweep to ``folder/plots``; returns the files."""
+               history: pd.DataFrame, objective: Objective,
+               objectives: tuple[Objective, ...] = (), rule: Pick | None = None,
+               picked: BestTrial | None = None) -> list[Path]:
+    """Write every plot of a sweep to ``folder/plots``; returns the files. With ``rule``
+    (the pick that chose the best: ``store.pareto.sweep_pick``), also pareto.png over
+    ``objectives`` (default: ``objective``'s front), starring ``picked``."""
     metric = objective.metric
     out = folder / "plots"
     out.mkdir(parents=True, exist_ok=True)
     visual = optuna.visualization.matplotlib
-    return [
+    first: dict[str, Any] = {}
+    if len(study.directions) > 1:  # Optuna plots one target: the first objective's
+        first = {"target": lambda t: t.values[0], "target_name": metric}
+    paths = [
         optimization_history(history, objective, out / "optimization_history.png"),
         _optuna_plot(study, out / "parallel_coordinates.png",
-                     lambda s: visual.plot_parallel_coordinate(s), "parallel coordinates"),
+                     lambda s: visual.plot_parallel_coordinate(s, **first),
+                     "parallel coordinates"),
         _optuna_plot(study, out / "param_importances.png",
-                     lambda s: visual.plot_param_importances(s), "parameter importance"),
+                     lambda s: visual.plot_param_importances(s, **first),
+                     "parameter importance"),
         learning_curves(history, trials, metric, out / "learning_curves.png"),
         objective_vs_params(history, trials, metric, out / "objective_vs_params.png"),
     ]
+    if rule is not None:
+        paths.append(pareto_plot(trials, objectives or (objective,), picked, rule,
+                                 out / "pareto.png"))
+    return paths

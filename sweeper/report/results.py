@@ -9,13 +9,21 @@ import pandas as pd
 
 from sweeper.errors import UserInputError
 from sweeper.objective import Objective
-from sweeper.store.best import best_trial, rank_trials
+from sweeper.store.best import rank_trials, scored_trials
 from sweeper.store.layout import existing_sweep
 from sweeper.store.meta import SweepMeta
+from sweeper.store.pareto import (
+    SIZE_COLUMNS,
+    describe_values,
+    front_objectives,
+    pareto_front,
+    sweep_best,
+    sweep_pick,
+)
 from sweeper.store.specs import load_spec_for
-from sweeper.store.tables import trials_frame
+from sweeper.store.tables import is_param_column, objective_column, trials_frame
 
-__all__ = ["FORMATS", "ranked", "render", "status_text"]
+__all__ = ["FORMATS", "pareto_table", "ranked", "render", "status_text"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -38,6 +46,24 @@ def ranked(trials: pd.DataFrame, objective: Objective, sort: str | None = None,
     return frame.head(top) if top else frame
 
 
+def pareto_table(trials: pd.DataFrame, objectives: tuple[Objective, ...]) -> pd.DataFrame:
+    """The Pareto front (``store.pareto``), best first on the first objective: trial_id,
+    number, status, a column per front objective named by its metric, the parameters."""
+    rows = pareto_front(trials, objectives)
+    table = pd.DataFrame(index=rows.index)
+    for column in ("trial_id", "number", "status"):
+        table[column] = rows.get(column)
+    for index, objective in enumerate(front_objectives(objectives)):
+        column = objective_column(objective, index == 0)
+        values = pd.to_numeric(rows[column]) if column in rows else None
+        if values is not None and objective.metric in SIZE_COLUMNS and len(values):
+            values = values.round().astype("int64")  # every front row has a value
+        table[objective.metric] = values
+    for column in (c for c in trials.columns if is_param_column(c)):
+        table[column] = rows.get(column)
+    return table.reset_index(drop=True)
+
+
 def render(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return frame.to_csv(index=False)
@@ -52,20 +78,32 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
 
 
 def status_text(name: str, runs_dir: Path) -> str:
-    """Counts by status and the best trial so far."""
+    """Counts by status and the best trial so far (``sweep_best``: in a multi-objective
+    sweep, the front's trial its pick rule names, with its objective values)."""
     meta = SweepMeta.read(existing_sweep(runs_dir, name))
-    objective = load_spec_for(name, runs_dir).spec.objective.objective()
+    spec = load_spec_for(name, runs_dir).spec
+    objective = spec.objectives[0]
     trials = trials_frame(name, runs_dir)
     lines = [f"sweep {name}: {meta.status}"]
     if trials.empty:
         return "\n".join([*lines, "no trial has started yet"])
     counts = trials["status"].value_counts()
     lines.append("trials: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-    best = best_trial(trials, objective)
+    best = sweep_best(trials, spec)
+    rule = sweep_pick(spec)
     if best is not None:
         lines.append(f"best: trial {best.number} {objective.metric} "
                      f"{best.score:.4f} at epoch {best.best_epoch} ({best.status})")
+        if rule is not None:
+            size = len(pareto_front(trials, spec.objectives))
+            lines.append(f"      picked by {rule} from the Pareto front ({size} trial"
+                         f"{'s' if size != 1 else ''}): "
+                         f"{describe_values(best.row, spec.objectives)}")
         lines.append("      " + ", ".join(f"{k}={v}" for k, v in best.params.items()))
+    elif rule is not None and not scored_trials(trials).empty:
+        metrics = ", ".join(o.metric for o in front_objectives(spec.objectives))
+        lines.append(f"best: none yet: no scored trial has a value of every objective of "
+                     f"the Pareto front ({metrics})")
     test = meta.test_score()
     if test is not None:
         lines.append(f"test: trial {test.trial_number}'s exported model, {test.describe()}")

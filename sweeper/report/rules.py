@@ -18,7 +18,7 @@ import pandas as pd
 
 from sweeper.config.params import AnyParam, ChoiceParam, FixedParam, FloatParam, IntParam
 from sweeper.findings import Code
-from sweeper.store.tables import PARAM_PREFIX
+from sweeper.store.tables import PARAM_PREFIX, is_param_column
 
 __all__ = ["MIN_CODED", "MIN_COVERAGE", "MIN_PRECISION", "TOP_RULES", "Column", "Condition",
            "Op", "Rule", "columns_of", "is_number", "mine", "plain", "show"]
@@ -147,7 +147,7 @@ def columns_of(trials: pd.DataFrame, space: Mapping[str, AnyParam]) -> list[Colu
     """The parameters that vary among the trials (fixed ones explain nothing)."""
     out = []
     for column in trials.columns:
-        if not column.startswith(PARAM_PREFIX):
+        if not is_param_column(column):
             continue
         name, cells = column[len(PARAM_PREFIX):], trials[column].tolist()
         param = space.get(name)

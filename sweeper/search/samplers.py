@@ -6,7 +6,14 @@ import warnings
 from typing import Any
 
 import optuna
-from optuna.samplers import BaseSampler, CmaEsSampler, GridSampler, RandomSampler, TPESampler
+from optuna.samplers import (
+    BaseSampler,
+    CmaEsSampler,
+    GridSampler,
+    NSGAIISampler,
+    RandomSampler,
+    TPESampler,
+)
 
 from sweeper.config.schema import SweepSpec
 from sweeper.search.space import grid_points
@@ -33,6 +40,11 @@ def make_sampler(spec: SweepSpec, parallel: bool, seed: int) -> BaseSampler:
         return RandomSampler(seed=seed)
     if algorithm == "grid":
         return _AskTellGridSampler(grid_points(spec.space), seed=seed)
+    if algorithm == "nsga2":
+        # generations small enough that a sweep's budget sees several evolve (Optuna's
+        # default of 50 would leave a 20-trial sweep in its random first generation)
+        population = max(4, min(50, spec.budget.trials // 4))
+        return NSGAIISampler(seed=seed, population_size=population)
     if algorithm == "cmaes":
         return CmaEsSampler(seed=seed, warn_independent_sampling=False,
                             independent_sampler=RandomSampler(seed=seed))

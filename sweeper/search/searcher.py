@@ -24,6 +24,8 @@ from optuna.trial import FrozenTrial, TrialState
 from ray.tune.search import Searcher
 
 from sweeper.config.schema import SweepSpec
+from sweeper.models.kinds import ConfigCheck
+from sweeper.models.limits import Limits
 from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionLog, final_status
 from sweeper.pruning.pruners import make_pruner
@@ -35,21 +37,25 @@ from sweeper.store.study import INFEASIBLE_ATTR, WARM_START_ATTR
 
 __all__ = ["CONSTRAINT", "OptunaSearcher"]
 
-Feasibility = Callable[[dict[str, Any]], str | None]
-InfeasibleSink = Callable[[int, dict[str, Any], str, int], None]
+InfeasibleSink = Callable[[int, dict[str, Any], str, int, dict[str, int]], None]
 CONSTRAINT = "infeasible_architecture"  # Optuna constraint: > 0 means infeasible
+# samplers that learn from infeasible trials told COMPLETE with their constraints; the
+# others are told FAIL (they would rank a stand-in value as a real one)
+CONSTRAINED_SAMPLERS = ("tpe", "nsga2")
 
 
 class OptunaSearcher(Searcher):
     """Tune searcher on Optuna's ask/tell API; also the bridge Optuna's pruners report through."""
 
     def __init__(self, spec: SweepSpec, study_path: Path, planned_trials: int, parallel: bool,
-                 decisions: DecisionLog, feasibility: Feasibility | None,
+                 decisions: DecisionLog, feasibility: ConfigCheck | None,
                  on_infeasible: InfeasibleSink, budget: SweepBudget,
                  start: list[dict[str, Any]] | None = None,
                  warm: list[FrozenTrial] | None = None) -> None:
-        super().__init__(metric=OBJECTIVE_KEY, mode=spec.objective.direction)
-        self.objective = spec.objective.objective()
+        super().__init__(metric=OBJECTIVE_KEY, mode=spec.primary.direction)
+        self.objective = spec.primary.objective()
+        self.objectives = spec.objectives  # several: Optuna's study has one direction each
+        self.limits = Limits.of(spec.constraints)
         self.spec = spec
         self.study_path = Path(study_path)
         self.planned_trials = planned_trials
@@ -88,7 +94,7 @@ class OptunaSearcher(Searcher):
                                                  storage=storage).trials)
             self._study = optuna.create_study(
                 study_name=self.spec.name, storage=storage, load_if_exists=True,
-                direction=self.objective.optuna_direction,
+                directions=[o.optuna_direction for o in self.objectives],
                 sampler=make_sampler(self.spec, self.parallel,
                                      self.spec.search.seed + existing),
                 pruner=make_pruner(self.spec))
@@ -123,9 +129,10 @@ class OptunaSearcher(Searcher):
             self.issued += 1
             seed = training_seed(self.spec.search.seed, trial.number)
             why = self.feasibility(params) if self.feasibility else None
+            cost = self._counted(trial, params)
             if why:
                 self._tell_infeasible(trial, why)
-                self.on_infeasible(trial.number, params, why, seed)
+                self.on_infeasible(trial.number, params, why, seed, cost)
                 continue
             trial.set_constraint(CONSTRAINT, 0.0)
             trial.set_user_attr("tune_trial_id", trial_id)
@@ -134,12 +141,41 @@ class OptunaSearcher(Searcher):
             return {"params": params, "seed": seed, "number": trial.number}
         return Searcher.FINISHED  # type: ignore[return-value]
 
-    def _tell_infeasible(self, trial: optuna.trial.Trial, why: str) -> None:
+    def _counted(self, trial: optuna.trial.Trial, params: dict[str, Any]) -> dict[str, int]:
+        """What the kind counts before building, and the constraints those counts decide
+        (the others are set when the trial ends, from what it measured)."""
+        if self.feasibility is None:
+            return {}
+        described = self.feasibility.describe(params)
+        cost = {k: v for k, v in (("param_count", described.param_count),
+                                  ("flops", described.flops)) if v is not None}
+        known = self.limits.violations(described.param_count, described.flops, None)
+        for key, counted in (("max_params", described.param_count),
+                             ("max_flops", described.flops)):
+            if key in known and counted is not None:
+                trial.set_constraint(key, known[key])
+        return cost
+
+    def _set_constraints(self, trial: optuna.trial.Trial, record: TrialResult | None) -> None:
+        """Every limit's constraint not yet set, from what the trial measured (0 unknown)."""
+        values = self.limits.violations(
+            record.param_count if record else None, record.flops if record else None,
+            record.mean_epoch_seconds if record else None)
+        already = self.study.get_trials(deepcopy=False)[trial.number].system_attrs
+        for key, value in values.items():
+            if f"constraints:{key}" not in already:
+                trial.set_constraint(key, value)
+
+    def _tell_infeasible(self, trial: optuna.trial.Trial, why: str,
+                         record: TrialResult | None = None) -> None:
         trial.set_user_attr(INFEASIBLE_ATTR, why)
-        trial.set_constraint(CONSTRAINT, 1.0)
-        if self.spec.search.algorithm == "tpe":
-            # COMPLETE with a violated constraint: TPE ranks it below every feasible trial.
-            self.study.tell(trial, self.objective.stand_in)
+        if f"constraints:{CONSTRAINT}" not in \
+                self.study.get_trials(deepcopy=False)[trial.number].system_attrs:
+            trial.set_constraint(CONSTRAINT, 1.0 if record is None else 0.0)
+        self._set_constraints(trial, record)
+        if self.spec.search.algorithm in CONSTRAINED_SAMPLERS:
+            # COMPLETE with a violated constraint: ranked below every feasible trial
+            self.study.tell(trial, [o.stand_in for o in self.objectives])
         else:
             self.study.tell(trial, state=TrialState.FAIL)  # these samplers cannot use constraints
 
@@ -155,14 +191,19 @@ class OptunaSearcher(Searcher):
         record = TrialResult.from_tune(result or self.last.get(trial_id))
         status, _ = final_status(self.decisions, trial_id, record,
                                  Reason.WORKER_DIED if error else None)
-        score = record.score if record is not None else None
+        values = record.values(self.objectives) if record is not None else (None,)
         trial = self._trial(number)
         if self.study.get_trials(deepcopy=False)[number].state.is_finished():
             pass  # told before a driver crash (it finished after Tune's last save): keep that
+        elif status == Status.INFEASIBLE:
+            assert record is not None
+            self._tell_infeasible(trial, record.error or Reason.CONSTRAINT.value, record)
         elif status == Status.PRUNED:
+            self._set_constraints(trial, record)
             self.study.tell(trial, state=TrialState.PRUNED)
-        elif status.scored and score is not None:
-            self.study.tell(trial, score)
+        elif status.scored and None not in values:
+            self._set_constraints(trial, record)
+            self.study.tell(trial, [float(v) for v in values if v is not None])
         else:
             self.study.tell(trial, state=TrialState.FAIL)
         self.reported.pop(trial_id, None)
@@ -180,7 +221,7 @@ class OptunaSearcher(Searcher):
     def observe(self, trial_id: str, result: TrialResult) -> None:
         """Every result, before the scheduler decides: kept, and healthy epochs told to Optuna."""
         self.last[trial_id] = result.to_tune()
-        if result.healthy:
+        if result.healthy and len(self.objectives) == 1:  # Optuna: no report in several
             assert result.objective is not None
             self.report(trial_id, result.epoch, result.objective)
 

@@ -1,7 +1,9 @@
 """The best trial: defined here once, for status, results, export, the API, progress and
 MLflow alike. A trial counts only with a scored status (completed, stopped early, pruned)
 and a finite score; a failed or infeasible trial is never best, whatever score it kept.
-Ties go to the earlier trial."""
+Ties go to the earlier trial. A sweep's best, single- or multi-objective, is
+``store.pareto.sweep_best``: this rule for one objective without a pick, else a pick rule on
+the Pareto front."""
 
 from __future__ import annotations
 

@@ -8,11 +8,12 @@ from pathlib import Path
 from sweeper.config.schema import NAME_MAX_LENGTH, NAME_PATTERN
 from sweeper.errors import UserInputError
 
-__all__ = ["BEST_MODEL", "DECISIONS_FILE", "HISTORY_CSV", "STUDY_FILE", "SWEEP_JSON",
-           "SWEEP_YAML", "TRIALS_CSV", "existing_sweep", "sweep_folder"]
+__all__ = ["BEST_MODEL", "DECISIONS_FILE", "DISCOVERED_SPACE", "HISTORY_CSV", "STUDY_FILE",
+           "SWEEP_JSON", "SWEEP_YAML", "TRIALS_CSV", "existing_sweep", "sweep_folder"]
 
 SWEEP_JSON = "sweep.json"  # SweepMeta: what resume needs
 SWEEP_YAML = "sweep.yaml"  # the search-space file as it was at the start
+DISCOVERED_SPACE = "discovered_space.yaml"  # a hypermodel's space, as discovered at the start
 STUDY_FILE = "optuna.journal"  # the Optuna study
 DECISIONS_FILE = "decisions.jsonl"  # scheduler decisions
 TRIALS_CSV = "trials.csv"

@@ -8,25 +8,58 @@ from typing import Any
 
 import pandas as pd
 
+from sweeper.objective import COST_METRICS, Objective
 from sweeper.store.layout import HISTORY_CSV, TRIALS_CSV, existing_sweep, sweep_folder
 from sweeper.store.meta import SweepMeta
 
-__all__ = ["DIAGNOSIS_COLUMN", "FINDINGS_COLUMN", "PARAM_PREFIX", "history_frame",
-           "param_column", "params_of", "read_table", "trials_frame", "write_table"]
+__all__ = ["COST_COLUMNS", "DIAGNOSIS_COLUMN", "FINDINGS_COLUMN", "PARAM_PREFIX",
+           "SCORE_COLUMN", "history_frame", "is_param_column", "objective_column",
+           "objective_values", "param_column", "params_of", "read_table", "trials_frame",
+           "write_table"]
 
 PARAM_PREFIX = "param_"  # trials.csv names a parameter's column param_<name>
 DIAGNOSIS_COLUMN = "diagnosis"  # trials.csv: the trial's finding codes, joined by ';'
 FINDINGS_COLUMN = "findings"  # history.csv: the epoch's finding codes
 
 
+SCORE_COLUMN = "score"  # trials.csv: the first objective's value at the trial's best epoch
+# trials.csv: every trial's parameter count and FLOPs (as counted before training or once
+# built) and its mean epoch time in seconds, also the objectives of those names
+COST_COLUMNS = COST_METRICS
+SCORE_PREFIX = "score_"  # trials.csv: a later objective's Keras metric at the best epoch
+
+
+def objective_column(objective: Objective, first: bool) -> str:
+    """The trials.csv column holding a trial's value of one of the sweep's objectives."""
+    if first:
+        return SCORE_COLUMN
+    return objective.metric if objective.is_cost else f"{SCORE_PREFIX}{objective.metric}"
+
+
+def objective_values(row: dict[str, Any], objectives: tuple[Objective, ...]
+                     ) -> tuple[float | None, ...]:
+    """A trials.csv row's value of each objective (None where it has none)."""
+    values: list[float | None] = []
+    for index, objective in enumerate(objectives):
+        value = row.get(objective_column(objective, index == 0))
+        number = pd.to_numeric(value, errors="coerce") if value is not None else None
+        values.append(None if number is None or number != number else float(number))
+    return tuple(values)
+
+
 def param_column(name: str) -> str:
     return f"{PARAM_PREFIX}{name}"
+
+
+def is_param_column(column: str) -> bool:
+    """A parameter's column (``param_count``, a cost column, shares the prefix: not one)."""
+    return column.startswith(PARAM_PREFIX) and column not in COST_COLUMNS
 
 
 def params_of(row: dict[str, Any]) -> dict[str, Any]:
     """A trials.csv row's parameters by name (empty cells, i.e. inactive ones, left out)."""
     return {key[len(PARAM_PREFIX):]: value for key, value in row.items()
-            if key.startswith(PARAM_PREFIX) and not _missing(value)}
+            if is_param_column(key) and not _missing(value)}
 
 
 def _missing(value: Any) -> bool:

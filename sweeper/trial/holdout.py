@@ -7,6 +7,7 @@ from typing import Any
 
 from sweeper.data.dataset import Dataset
 from sweeper.data.pipeline import pipeline
+from sweeper.models.labels import one_hot_classes
 from sweeper.store.test_score import TestScore, test_metric_name
 
 __all__ = ["evaluate_on_test", "score_best_model"]
@@ -24,7 +25,8 @@ def evaluate_on_test(model: Any, dataset: Dataset) -> dict[str, float]:
 
         model = keras.models.load_model(model)
     evaluation = model.evaluate(
-        pipeline(dataset.x_test, dataset.y_test, EVALUATION_BATCH, training=False, seed=0),
+        pipeline(dataset.x_test, dataset.y_test, EVALUATION_BATCH, training=False, seed=0,
+                 one_hot=one_hot_classes(model, dataset.num_classes)),
         verbose=0, return_dict=True)
     return {f"test_{name}": float(value) for name, value in evaluation.items()}
 

@@ -19,10 +19,13 @@ import numpy as np
 
 from sweeper.config.schema import SweepSpec
 from sweeper.data.dataset import Dataset
-from sweeper.data.pipeline import pipeline
+from sweeper.data.pipeline import encode_labels, pipeline
 from sweeper.diagnosis import PROBE_EXAMPLES, DiagnosisMonitor, DiagnosisSettings
 from sweeper.findings import Finding
 from sweeper.models.compile import batch_size
+from sweeper.models.kinds import Fitter
+from sweeper.models.labels import one_hot_classes
+from sweeper.models.limits import Limits
 from sweeper.objective import Objective
 from sweeper.result import TrialResult
 from sweeper.status import Reason, Status
@@ -31,8 +34,8 @@ from sweeper.trial.process import resident_mb
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["EarlyStoppingState", "EpochSink", "LoopSettings", "MissingObjective",
-           "StopRequested", "TrialFailure", "classify", "fit"]
+__all__ = ["ConstraintViolated", "EarlyStoppingState", "EpochSink", "LoopSettings",
+           "MissingObjective", "StopRequested", "TrialFailure", "classify", "fit"]
 
 EpochSink = Callable[[TrialResult, "keras.Model"], None]
 StopCheck = Callable[[], bool]
@@ -47,6 +50,7 @@ class LoopSettings:
     patience: int | None
     min_delta: float
     diagnosis: DiagnosisSettings | None = None  # None: no diagnosis
+    limits: Limits = field(default_factory=Limits)  # the file's hard constraints
 
     @classmethod
     def of(cls, spec: SweepSpec, max_epochs: int | None = None,
@@ -57,8 +61,9 @@ class LoopSettings:
         diagnosis = DiagnosisSettings(
             prune=d.prune if prune is None else prune, ignore=frozenset(d.ignore),
             probe_every=d.probe_every) if d.enabled else None
-        return cls(spec.objective.objective(), max_epochs or spec.budget.max_epochs,
-                   spec.early_stopping.patience, spec.early_stopping.min_delta, diagnosis)
+        return cls(spec.primary.objective(), max_epochs or spec.budget.max_epochs,
+                   spec.early_stopping.patience, spec.early_stopping.min_delta, diagnosis,
+                   Limits.of(spec.constraints))
 
 
 @dataclass
@@ -70,6 +75,12 @@ class EarlyStoppingState:
     best_epoch: int = 0
     wait: int = 0
     diagnosis: dict[str, Any] = field(default_factory=dict)  # the monitor's state
+    best_metrics: dict[str, float] = field(default_factory=dict)  # Keras's, at the best epoch
+    seconds: float = 0.0  # every epoch's training and validation time, summed
+
+    @property
+    def mean_epoch_seconds(self) -> float | None:
+        return round(self.seconds / self.epoch, 4) if self.epoch else None
 
     def ended(self, settings: LoopSettings) -> bool:
         """Whether the trial this state belongs to is over: its epochs run, or pruned by a
@@ -77,10 +88,13 @@ class EarlyStoppingState:
         pruning = settings.diagnosis is not None and settings.diagnosis.prune
         return self.epoch >= settings.max_epochs or bool(pruning and self.diagnosis.get("stop"))
 
-    def update(self, value: float, objective: Objective, min_delta: float) -> None:
+    def update(self, value: float, objective: Objective, min_delta: float,
+               metrics: dict[str, float] | None = None, seconds: float = 0.0) -> None:
         self.epoch += 1
+        self.seconds += seconds
         if objective.better(value, self.best, min_delta):
             self.best, self.best_epoch, self.wait = value, self.epoch, 0
+            self.best_metrics = dict(metrics or {})
         else:
             self.wait += 1
 
@@ -94,6 +108,14 @@ class TrialFailure(Exception):
         self.reason = reason
         self.detail = detail
         self.findings = findings  # what the diagnosis saw (a NaN loss: nan_loss last)
+
+
+class ConstraintViolated(TrialFailure):
+    """The trial's model is over one of the file's hard constraints: infeasible, not failed."""
+
+    def __init__(self, detail: str, epoch_seconds: float | None = None) -> None:
+        super().__init__(Reason.CONSTRAINT, detail)
+        self.epoch_seconds = epoch_seconds  # how long the first epoch had run, when too long
 
 
 class StopRequested(Exception):
@@ -192,6 +214,13 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
                 raise TrialFailure(Reason.NAN_LOSS, where, self._nan(where))
             if loss is not None:
                 self.last_loss = float(loss)
+            if state.epoch == 0:  # the first epoch: a trial too slow ends as soon as it shows
+                self._check_time(time.monotonic() - self.started)
+
+        def _check_time(self, seconds: float) -> None:
+            why = settings.limits.over_time(seconds)
+            if why is not None:
+                raise ConstraintViolated(why, round(seconds, 4))
 
         def _nan(self, where: str) -> tuple[Finding, ...]:
             if monitor is None:
@@ -210,7 +239,10 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
             if metric not in logs:
                 raise MissingObjective(metric, list(logs))
             value = logs[metric]
-            state.update(value, settings.objective, settings.min_delta)
+            seconds = round(time.monotonic() - self.started, 4)
+            if state.epoch == 0:
+                self._check_time(seconds)
+            state.update(value, settings.objective, settings.min_delta, logs, seconds)
             findings: tuple[Finding, ...] = ()
             probe: dict[str, float] = {}
             if monitor is not None:
@@ -231,7 +263,8 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
                 base, epoch=state.epoch, status=status, reason=reason, objective=value,
                 best_objective=state.best, best_epoch=state.best_epoch, metrics=logs,
                 lr=float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
-                epoch_seconds=round(time.monotonic() - self.started, 4),
+                epoch_seconds=seconds, best_metrics=dict(state.best_metrics),
+                mean_epoch_seconds=state.mean_epoch_seconds,
                 validation_seconds=self.validation_seconds,
                 optimizer_iterations=int(optimizer.iterations.numpy()),
                 resumed_from_epoch=resumed_from if self.first else None,
@@ -246,20 +279,48 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
 def fit(model: keras.Model, data: Dataset, params: dict[str, Any], seed: int,
         settings: LoopSettings, state: EarlyStoppingState, base: TrialResult, sink: EpochSink,
         resumed_from: int | None = None, verbose: int = 0,
-        stop_requested: StopCheck | None = None) -> None:
+        stop_requested: StopCheck | None = None, fitter: Fitter | None = None) -> None:
     """Train from ``state.epoch`` to at most ``settings.max_epochs``, one sink call per epoch.
+
+    Labels are one-hot when the model's loss is categorical cross-entropy, class indices
+    otherwise. ``fitter``: the model kind's own training call (a KerasTuner HyperModel's
+    overridden fit, ``models.kinds.fitter``), used instead of ``model.fit`` on the pipeline.
 
     Raises TrialFailure (NaN, a missing objective metric) and StopRequested (once
     ``stop_requested`` says so, checked after every batch, as the loss is); other errors
     propagate."""
     size = batch_size(params)
-    monitor = _monitor(settings, data, params, seed, state)
+    one_hot = one_hot_classes(model, data.num_classes)
+    monitor = _monitor(settings, data, params, seed, state, one_hot)
+    callback = _epoch_callback(settings, state, base, sink, resumed_from, stop_requested,
+                               monitor)
+    if fitter is not None:
+        _fit_with(fitter, model, data, settings, state, callback, verbose, one_hot)
+        return
     model.fit(
-        pipeline(data.x_train, data.y_train, size, training=True, seed=seed + state.epoch),
-        validation_data=pipeline(data.x_val, data.y_val, size, training=False, seed=seed),
+        pipeline(data.x_train, data.y_train, size, training=True, seed=seed + state.epoch,
+                 one_hot=one_hot),
+        validation_data=pipeline(data.x_val, data.y_val, size, training=False, seed=seed,
+                                 one_hot=one_hot),
         epochs=settings.max_epochs, initial_epoch=state.epoch, shuffle=False,  # the pipeline
-        verbose=verbose, callbacks=[_epoch_callback(settings, state, base, sink, resumed_from,
-                                                    stop_requested, monitor)])
+        verbose=verbose, callbacks=[callback])
+
+
+def _fit_with(fitter: Fitter, model: keras.Model, data: Dataset, settings: LoopSettings,
+              state: EarlyStoppingState, callback: Any, verbose: int,
+              one_hot: int | None) -> None:
+    """The kind's own fit, called as KerasTuner calls ``HyperModel.fit``, on NumPy arrays
+    (Keras takes a ``batch_size`` the fit sets only with arrays; the fit may shuffle and
+    augment as it likes)."""
+    started = state.epoch
+    fitter(model, data.x_train.astype(np.float32), encode_labels(data.y_train, one_hot),
+           validation_data=(data.x_val.astype(np.float32), encode_labels(data.y_val, one_hot)),
+           epochs=settings.max_epochs, initial_epoch=state.epoch, callbacks=[callback],
+           verbose=verbose)
+    if state.epoch == started < settings.max_epochs:
+        raise TrialFailure(Reason.ERROR, "the HyperModel's fit(hp, model, *args, **kwargs) "
+                           "returned without training an epoch with the callbacks it was "
+                           "given: pass its arguments on to model.fit(*args, **kwargs)")
 
 
 # the built-in CNN's augmentation strength from which over-augmentation is looked for
@@ -267,7 +328,7 @@ _AUGMENTATION = "augmentation"
 
 
 def _monitor(settings: LoopSettings, data: Dataset, params: dict[str, Any], seed: int,
-             state: EarlyStoppingState) -> DiagnosisMonitor | None:
+             state: EarlyStoppingState, one_hot: int | None = None) -> DiagnosisMonitor | None:
     """The trial's diagnosis, probing a fixed random batch of the training split."""
     if settings.diagnosis is None:
         return None
@@ -277,4 +338,5 @@ def _monitor(settings: LoopSettings, data: Dataset, params: dict[str, Any], seed
     strong = (float(strength) >= settings.diagnosis.thresholds.augment_strength
               if isinstance(strength, int | float) and not isinstance(strength, bool) else None)
     return DiagnosisMonitor(settings.diagnosis, data.num_classes, data.x_train[picked],
-                            data.y_train[picked], strong, state.diagnosis or None)
+                            encode_labels(data.y_train[picked], one_hot), strong,
+                            state.diagnosis or None)

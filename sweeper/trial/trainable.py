@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from sweeper.data.dataset import Dataset, WorkerLoadedData
+from sweeper.models.cost import measured_cost
 from sweeper.models.inputs import InputInfo
-from sweeper.models.kinds import ModelKind
+from sweeper.models.kinds import ModelKind, fitter
 from sweeper.result import TrialResult
 from sweeper.status import Status
 from sweeper.trial.checkpoint import CheckpointPolicy, read_checkpoint, write_checkpoint
 from sweeper.trial.loop import (
+    ConstraintViolated,
     EarlyStoppingState,
     LoopSettings,
     StopRequested,
@@ -130,13 +132,20 @@ def run_trial(config: dict[str, Any], payload: TrialPayload) -> None:
             keras.utils.set_random_seed(seed)
             model = settings.kind.build(params, input_info(payload.data(),
                                                            settings.horizontal_flip))
-        base = replace(base, param_count=int(model.count_params()), epoch=state.epoch,
-                       best_objective=state.best, best_epoch=state.best_epoch)
+        cost = measured_cost(model)
+        base = replace(base, param_count=cost.param_count, flops=cost.flops, epoch=state.epoch,
+                       best_objective=state.best, best_epoch=state.best_epoch,
+                       best_metrics=dict(state.best_metrics),
+                       mean_epoch_seconds=state.mean_epoch_seconds)
         if state.ended(settings.loop):
             return
+        why = settings.loop.limits.over_size(cost.param_count, cost.flops)
+        if why is not None:  # counted once built, before a step of training
+            raise ConstraintViolated(why)
         fit(model, payload.data(), params, seed, settings.loop, state, base,
             _reporter(state, settings.checkpoints),
-            resumed_from, stop_requested=_stop_requested)
+            resumed_from, stop_requested=_stop_requested,
+            fitter=fitter(settings.kind, params))  # a HyperModel's own fit, else None
     except StopRequested:
         return  # Tune stopped the trial: it has every result it will use
     except TrialFailure as failure:
@@ -152,4 +161,9 @@ def _report_failure(base: TrialResult, state: EarlyStoppingState,
     # objective: the best so far, never NaN (the scheduler wrapper drops failed results)
     reached = replace(base, epoch=state.epoch, best_objective=state.best,
                       best_epoch=state.best_epoch, findings=failure.findings)
-    tune.report(reached.failure(failure.reason, failure.detail).to_tune())
+    status = Status.FAILED
+    if isinstance(failure, ConstraintViolated):
+        status = Status.INFEASIBLE
+        if failure.epoch_seconds is not None:  # at least this long: what the sampler is told
+            reached = replace(reached, mean_epoch_seconds=failure.epoch_seconds)
+    tune.report(reached.failure(failure.reason, failure.detail, status).to_tune())

@@ -111,7 +111,8 @@ CASES = [
         """, "hyperbnd", r"scheduler.kind: .*got 'hyperbnd'; did you mean 'hyperband'\?"),
     Case("unknown-searcher", """
         search: {algorithm: bayes}
-        """, "bayes", r"search.algorithm: expected one of 'tpe', 'random', 'grid' or 'cmaes'"),
+        """, "bayes",
+         r"search.algorithm: expected one of 'tpe', 'random', 'grid', 'cmaes' or 'nsga2'"),
     Case("negative-trials", """
         budget:
           trials: -1
@@ -432,12 +433,14 @@ def test_train_refuses_a_searched_parameter(tmp_path: Path,
 def test_builder_that_fails_to_import_is_located(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "broken_builder.py").write_text("import math\nraise RuntimeError('boom')\n")
-    (tmp_path / "ok_builder.py").write_text("def make(params, shape, classes):\n    pass\n")
+    # its own module name: loading a file imports its builder, and the cases above imported
+    # an ok_builder that has build() (a process imports a module once)
+    (tmp_path / "make_builder.py").write_text("def make(params, shape, classes):\n    pass\n")
     path = tmp_path / "space.yaml"
     for kind, message in [
         ("broken_builder:build", r"importing 'broken_builder' raised RuntimeError: boom "
                                  r"\(.*broken_builder.py:2\)"),
-        ("ok_builder:build", r"'ok_builder' has no function 'build'; it has: make"),
+        ("make_builder:build", r"'make_builder' has no function 'build'; it has: make"),
     ]:
         path.write_text(f"data: {{source: digits}}\nmodel:\n  kind: '{kind}'\n")
         code, _, err = run_cli(capsys, "validate", str(path))

@@ -104,6 +104,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("fuzz")
     if (ROOT / "search_spaces" / "data").exists():
         (path / "data").symlink_to(ROOT / "search_spaces" / "data")
+    for module in (ROOT / "search_spaces").glob("*.py"):  # a hypermodel's module beside it
+        (path / module.name).symlink_to(module)
     return path
 
 

@@ -47,7 +47,7 @@ class CnnKind:
 
 
 def _check_objective(loaded: LoadedSpec) -> list[Problem]:
-    metric = loaded.spec.objective.metric
+    metric = loaded.spec.primary.metric
     if metric in CNN_METRICS:
         return []
     return [loaded.problem(("objective", "metric"),

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
+from sweeper.observe.recorder import NEVER_LAUNCHED_PREFIX, SweepRecorder
 from sweeper.observe.tracking.config import TrackingConfig
 from sweeper.observe.tracking.events import EventKind
 from sweeper.observe.tracking.store import MlflowStore, is_permanent
@@ -37,8 +38,6 @@ from sweeper.store.tables import DIAGNOSIS_COLUMN, params_of
 
 if TYPE_CHECKING:
     from ray.tune.experiment import Trial
-
-    from sweeper.observe.recorder import SweepRecorder
 
 __all__ = ["APPLIED_FILE", "EVENTS_FILE", "SKIPPED_FILE", "MlflowTracker"]
 
@@ -232,10 +231,11 @@ class MlflowTracker(Callback):
             return
         if trial.trial_id not in self._seen_first_result:
             self._seen_first_result.add(trial.trial_id)
-            params: dict[str, Any] = {"training_seed": record.seed,
-                                      "param_count": record.param_count}
+            params: dict[str, Any] = {"training_seed": record.seed}
             if self.derived is not None:
                 params.update(self.derived(trial.config["params"]))
+            # counted on the built model, whatever the kind could tell before
+            params.update({"param_count": record.param_count, "flops": record.flops})
             placement = record.placement
             self.emit({"kind": EventKind.TRIAL_INFO, "trial_id": trial.trial_id,
                        "params": {k: v for k, v in params.items() if v is not None},
@@ -260,6 +260,8 @@ class MlflowTracker(Callback):
         row = self.recorder.rows.get(trial_id, {})
         findings = self.recorder.trial_findings(trial_id)
         tags = {"sweeper.score": row.get("score"), "sweeper.epochs": row.get("epochs")}
+        tags.update({f"sweeper.{column}": row[column] for column in self.recorder.objective_columns
+                     if row.get(column) is not None})  # a multi-objective sweep's other values
         if findings:  # filterable in the UI: tags.`sweeper.diagnosis` LIKE '%dead_relu%'
             tags["sweeper.diagnosis"] = row.get(DIAGNOSIS_COLUMN, "")
             tags.update({f"sweeper.diagnosis.{f['code']}": f["severity"] for f in findings})
@@ -270,7 +272,8 @@ class MlflowTracker(Callback):
 
     def _infeasible(self) -> None:
         for trial_id, row in list(self.recorder.rows.items()):
-            if row["status"] != Status.INFEASIBLE or trial_id in self._logged_infeasible:
+            if row["status"] != Status.INFEASIBLE or trial_id in self._logged_infeasible \
+                    or not trial_id.startswith(NEVER_LAUNCHED_PREFIX):  # Tune's: has its run
                 continue
             self._logged_infeasible.add(trial_id)
             params = params_of(row)
