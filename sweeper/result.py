@@ -50,6 +50,7 @@ class TrialResult:
     flops: int | None = None  # one image's forward pass, where the layers are countable
     best_metrics: dict[str, float] = field(default_factory=dict)  # Keras's, at the best epoch
     mean_epoch_seconds: float | None = None  # over every epoch the trial ran
+    first_epoch_seconds: float | None = None  # what constraints.max_epoch_seconds limits
     lr: float | None = None  # the optimizer's learning rate in this epoch
     epoch_seconds: float | None = None  # training and validation of the epoch
     validation_seconds: float | None = None  # of which validation
@@ -136,6 +137,7 @@ class TrialResult:
             "seed": self.seed, "number": self.number, "param_count": self.param_count,
             "flops": self.flops, "best_metrics": dict(self.best_metrics),
             "mean_epoch_seconds": self.mean_epoch_seconds,
+            "first_epoch_seconds": self.first_epoch_seconds,
             _METRICS_KEY: dict(self.metrics), TIME_KEY: self.epoch,
             OBJECTIVE_KEY: self.objective, "best_objective": self.best_objective,
             "best_epoch": self.best_epoch, "status": self.status.value,
@@ -169,6 +171,7 @@ class TrialResult:
             flops=_int(result.get("flops")),
             best_metrics={k: float(v) for k, v in (result.get("best_metrics") or {}).items()},
             mean_epoch_seconds=_float(result.get("mean_epoch_seconds")),
+            first_epoch_seconds=_float(result.get("first_epoch_seconds")),
             lr=_float(result.get("lr")), epoch_seconds=_float(result.get("epoch_seconds")),
             validation_seconds=_float(result.get("validation_seconds")),
             checkpoint_seconds=_float(result.get("checkpoint_seconds")),

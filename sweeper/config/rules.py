@@ -164,6 +164,8 @@ def _check_objectives(spec: SweepSpec, doc: LocatedDocument) -> list[Problem]:
             "in a multi-objective study (no intermediate values); use asha, hyperband or median "
             f"(they rank trials on the first objective, {metrics[0]}) or fifo")))
     pick = spec.pick
+    if not spec.multi_objective:  # its front: the objective and the model's size
+        metrics = [*metrics, "param_count"]
     if pick is not None and pick.metric is not None and pick.metric not in metrics:
         problems.append(doc.problem(("pick",), (
             f"pick: best:{pick.metric} names no objective of this sweep; expected one of "

@@ -141,13 +141,14 @@ class ModelSpec(StrictModel):
 class ObjectiveSpec(StrictModel):
     metric: str = Field(default="val_accuracy", description="metric Keras logs each epoch")
     mode: Literal["max", "min"] | None = Field(
-        default=None, description="max or min; null = min for losses, max otherwise")
+        default=None, description="max or min; null = min for losses and costs (param_count, "
+        "flops, epoch_seconds), max otherwise")
 
     @property
     def direction(self) -> Literal["max", "min"]:
         if self.mode is not None:
             return self.mode
-        return "min" if "loss" in self.metric else "max"
+        return "min" if "loss" in self.metric or self.metric in COST_METRICS else "max"
 
     def objective(self) -> Objective:
         return Objective.of(self.metric, self.direction)

@@ -155,6 +155,11 @@ def _failure(trials: pd.DataFrame, spec: SweepSpec, folder: Path, best: BestTria
         reasons = trials.loc[failed, "reason"].value_counts().to_dict()
         return (f"sweep {spec.name} stopped after {limit} failed trials in a row "
                 f"(reasons: {reasons}); see {folder / TRIALS_CSV}")
+    if budget.stopped == Reason.SWEEP_STOPPED and \
+            _consecutive_failed(trials, Status.INFEASIBLE) >= limit:
+        return (f"sweep {spec.name} stopped after {limit} trials in a row were over a "
+                f"constraint once they ran (see the error column of {folder / TRIALS_CSV}); "
+                "loosen `constraints` or narrow the space to smaller, faster models")
     if best is None and sweep_pick(spec) is not None and not scored_trials(trials).empty:
         metrics = ", ".join(o.metric for o in front_objectives(spec.objectives))
         return (f"sweep {spec.name} ended without a scored trial that has a value of every "
@@ -205,14 +210,17 @@ def close_tracking(tracker: MlflowTracker, folder: Path, timeout: float,
     return left
 
 
-def _consecutive_failed(trials: pd.DataFrame) -> int:
-    """Failed trials at the end of the sweep, in the order they ended (trials the sweep
-    ended itself when it stopped do not break the run)."""
+def _consecutive_failed(trials: pd.DataFrame, status_: Status = Status.FAILED) -> int:
+    """Failed (or launched infeasible) trials at the end of the sweep, in the order they
+    ended (trials the sweep ended itself when it stopped do not break the run)."""
     ended = trials.dropna(subset=["ended_s"]).sort_values("ended_s")
     ended = ended[~ended["reason"].isin([Reason.SWEEP_STOPPED, Reason.TIME_LIMIT])]
     count = 0
+    if status_ == Status.INFEASIBLE:  # launched ones: never-launched rows have no reason code
+        ended = ended[(ended["status"] != Status.INFEASIBLE)
+                      | (ended["reason"] == Reason.CONSTRAINT)]
     for status in reversed(ended["status"].tolist()):
-        if status != Status.FAILED:
+        if status != status_:
             break
         count += 1
     return count

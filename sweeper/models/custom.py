@@ -52,7 +52,11 @@ class CustomKind:
         """The kind and the object ``model.kind`` names (a builder, or a KerasTuner
         hypermodel: ``sweeper.models.hypermodel``), imported now; SpecError located at
         ``model.kind`` when it cannot be."""
-        kind = cls(loaded.spec.model.kind, (str(loaded.base_dir), str(Path.cwd())))
+        # an exported file names the folder of the sweep's own file: its module is there
+        exported_from = (loaded.spec.provenance or {}).get("source_dir")
+        folders = (str(loaded.base_dir), str(Path.cwd()),
+                   *([str(exported_from)] if exported_from else []))
+        kind = cls(loaded.spec.model.kind, tuple(dict.fromkeys(folders)))
         where = ("model", "kind")
         module_name, _, function = kind.name.partition(":")
         try:

@@ -19,25 +19,24 @@ a model, so the space must be known on the driver first):
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import sys
-import tempfile
-import time
-import traceback
 from collections.abc import Callable
-from importlib.metadata import version
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from sweeper.config.discovered import DiscoveredSpace
 from sweeper.config.loaded import LoadedSpec
 from sweeper.config.params import AnyParam
-from sweeper.errors import Problem, SpecError
+from sweeper.errors import Problem
 from sweeper.models.custom import CustomKind
-from sweeper.models.hp_space import declare, entries
+from sweeper.models.hp_discovery import (
+    EXPLORE_BUILDS,
+    discover_space,
+    overrides_fit,
+    problem,
+    where,
+)
+from sweeper.models.hp_space import declare
 from sweeper.models.inputs import InputInfo, ModelDescription
 
 if TYPE_CHECKING:
@@ -45,10 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EXPLORE_BUILDS", "HypermodelKind", "discover", "hypermodel_form", "user_kind"]
 
-EXPLORE_BUILDS = 32  # builds at most to meet the hps other values declare
-EXPLORE_SECONDS = 20.0
-_WHERE = ("model", "kind")
-_PACKAGE = str(Path(__file__).resolve().parents[1])  # sweeper's own frames are not the user's
 _targets: dict[str, Any] = {}  # "module:attr" -> the hypermodel, once per process
 _discovered: dict[tuple[str, tuple[str, ...]], DiscoveredSpace] = {}  # once per process
 
@@ -56,7 +51,7 @@ _discovered: dict[tuple[str, tuple[str, ...]], DiscoveredSpace] = {}  # once per
 def hypermodel_form(obj: Any) -> str | None:
     """``"class"``, ``"instance"`` or ``"function"`` for a KerasTuner hypermodel, None for
     a builder (``build(params, input_shape, num_classes)``). A function is a hypermodel when
-    it takes exactly one positional argument, as ``build_model(hp)`` does."""
+    it needs exactly one positional argument, as ``build_model(hp)`` does."""
     keras_tuner = sys.modules.get("keras_tuner")  # a module that subclasses it imported it
     if keras_tuner is not None:
         if isinstance(obj, type) and issubclass(obj, keras_tuner.HyperModel):
@@ -70,22 +65,10 @@ def hypermodel_form(obj: Any) -> str | None:
     except (TypeError, ValueError):
         return None
     kinds = [p.kind for p in parameters]
-    positional = [k for k in kinds if k in (inspect.Parameter.POSITIONAL_ONLY,
-                                            inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    one = len(positional) == 1 and inspect.Parameter.VAR_POSITIONAL not in kinds
-    return "function" if one else None
-
-
-def _problem(loaded: LoadedSpec, message: str) -> SpecError:
-    return SpecError([loaded.problem(_WHERE, f"model.kind: {message}")])
-
-
-def _where(exc: BaseException) -> str:
-    """The innermost frame of the user's code (not a library's) an exception came from."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    own = [f for f in frames if "site-packages" not in f.filename
-           and not f.filename.startswith(_PACKAGE)] or frames
-    return f" ({own[-1].filename}:{own[-1].lineno})" if own else ""
+    required = [p for p in parameters if p.default is inspect.Parameter.empty and p.kind in (
+        inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    one = len(required) == 1 and inspect.Parameter.VAR_POSITIONAL not in kinds
+    return "function" if one else None  # build_model(hp, extra=None) too: called as build(hp)
 
 
 def _instance(target: Any, form: str, name: str, loaded: LoadedSpec | None) -> Any:
@@ -101,7 +84,7 @@ def _instance(target: Any, form: str, name: str, loaded: LoadedSpec | None) -> A
                                    inspect.Parameter.VAR_KEYWORD)]
     if required and loaded is not None:
         attribute = name.partition(":")[2]
-        raise _problem(loaded, (
+        raise problem(loaded, (
             f"{name} is a keras_tuner.HyperModel whose __init__ needs "
             f"{', '.join(required)}; sweeper creates it with no arguments: give "
             f"{'them' if len(required) > 1 else 'it'} a default, or name an instance made in "
@@ -112,8 +95,8 @@ def _instance(target: Any, form: str, name: str, loaded: LoadedSpec | None) -> A
     except Exception as exc:
         if loaded is None:
             raise
-        raise _problem(loaded, f"creating {name}() raised {type(exc).__name__}: {exc}"
-                       + _where(exc)) from None
+        raise problem(loaded, f"creating {name}() raised {type(exc).__name__}: {exc}"
+                       + where(exc)) from None
 
 
 def discover(loaded: LoadedSpec) -> DiscoveredSpace | None:
@@ -127,153 +110,8 @@ def discover(loaded: LoadedSpec) -> DiscoveredSpace | None:
     if key not in _discovered:
         hypermodel = _instance(target, form, builder.name, loaded)
         _targets[builder.name] = hypermodel
-        _discovered[key] = _discover(hypermodel, builder.name, loaded)
+        _discovered[key] = discover_space(hypermodel, builder.name, loaded)
     return _discovered[key]
-
-
-def _discover(hypermodel: Any, name: str, loaded: LoadedSpec) -> DiscoveredSpace:
-    import keras
-    import keras_tuner
-
-    notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="sweeper-kerastuner-") as folder:
-        try:
-            tuner = keras_tuner.RandomSearch(hypermodel, objective="val_loss", max_trials=1,
-                                             directory=folder, project_name="discovery",
-                                             overwrite=True)
-            notes += _explore(tuner)
-            if _overrides_fit(tuner.hypermodel):
-                notes += _declare_fit_hps(tuner)
-            space = tuner.oracle.get_space().space
-        except SpecError:
-            raise
-        except Exception as exc:
-            raise _problem(loaded, (
-                f"KerasTuner's discovery of {name}'s space failed: build(hp) with the "
-                f"hyperparameters' defaults raised {type(exc).__name__}: {exc}"
-                + _where(exc))) from None
-        finally:
-            keras.backend.clear_session()  # the discovery's models
-    mapped = entries(space)
-    if mapped.refused:
-        raise SpecError([loaded.problem(_WHERE, f"model.kind: {name}: {why}")
-                         for why in mapped.refused])
-    return DiscoveredSpace(mapped.entries, mapped.defaults, tuple(notes + mapped.notes),
-                           source=f"KerasTuner {version('keras-tuner')}: build(hp) of {name}")
-
-
-def _overrides_fit(hypermodel: Any) -> bool:
-    import keras_tuner
-
-    return isinstance(hypermodel, keras_tuner.HyperModel) and \
-        type(hypermodel).fit is not keras_tuner.HyperModel.fit
-
-
-def _names(hp: Any) -> list[str]:
-    return list(dict.fromkeys(p.name for p in hp.space))
-
-
-def _largest(hp: Any) -> Any:
-    kind = type(hp).__name__
-    if kind == "Int":
-        if hp.step and hp.sampling == "linear":
-            return hp.min_value + (hp.max_value - hp.min_value) // hp.step * hp.step
-        return hp.max_value
-    if kind == "Boolean":
-        return True
-    if kind == "Choice":
-        return list(hp.values)[-1]
-    return None
-
-
-def _points(space: Any) -> list[dict[str, Any]]:
-    """Values to build with: every hp at its largest at once, then each choice's every
-    value and each Int's largest, one at a time (the others at their defaults)."""
-    largest = {p.name: _largest(p) for p in space.space if _largest(p) is not None}
-    points = [largest]
-    for p in space.space:
-        kind = type(p).__name__
-        values = list(p.values) if kind in ("Choice", "Boolean") else \
-            [largest[p.name]] if p.name in largest else []
-        points += [{p.name: v} for v in values if v != p.default]
-    return points
-
-
-def _explore(tuner: Any) -> list[str]:
-    """Builds with other values than the defaults until no new hp shows (KerasTuner adds
-    such hps as its own trials meet them; sweeper samples before any trial builds)."""
-    oracle, hypermodel = tuner.oracle, tuner.hypermodel
-    initial = _names(oracle.get_space())
-    tried: set[str] = set()
-    builds, started = 0, time.monotonic()
-    while builds < EXPLORE_BUILDS and time.monotonic() - started < EXPLORE_SECONDS:
-        before = _names(oracle.get_space())
-        for point in _points(oracle.get_space()):
-            key = repr(sorted(point.items(), key=str))
-            if key in tried or builds >= EXPLORE_BUILDS:
-                continue
-            tried.add(key)
-            hp = oracle.get_space()
-            hp.values.update(point)
-            for p in hp.space:  # parents come first: their values decide what is active
-                if hp.is_active(p):
-                    hp.values.setdefault(p.name, p.default)
-                else:
-                    hp.values.pop(p.name, None)
-            builds += 1
-            try:
-                hypermodel.build(hp)
-            except Exception:
-                continue  # e.g. too deep for the input: these values cannot be built
-            oracle.update_space(hp)
-        with contextlib.suppress(Exception):
-            tuner._activate_all_conditions()  # KerasTuner's own pass over new scopes
-        if _names(oracle.get_space()) == before:
-            break
-    found = [n for n in _names(oracle.get_space()) if n not in initial]
-    if not found:
-        return []
-    return [f"{', '.join(found)}: declared by build(hp) only for other values than the "
-            "defaults; found by building with each hp's largest value and each choice"]
-
-
-class _StandIn:
-    """The model an overridden ``HyperModel.fit`` gets while its hps are discovered: the
-    built model in every attribute, except that ``fit`` trains nothing."""
-
-    def __init__(self, model: Any) -> None:
-        self._model = model
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
-
-    def fit(self, *args: Any, **kwargs: Any) -> Any:
-        import keras
-
-        history = keras.callbacks.History()
-        history.history = {}
-        return history
-
-
-def _declare_fit_hps(tuner: Any) -> list[str]:
-    """Call the overridden ``fit`` once, with the defaults, on two blank images and a
-    stand-in model (its ``fit`` trains nothing), so the hps it declares join the space.
-    Errors after that are ignored: the hps it declared before it failed are what counts."""
-    hp = tuner.oracle.get_space()
-    before = set(_names(hp))
-    model = tuner.hypermodel.build(hp)
-    try:
-        shape = tuple(d or 8 for d in model.inputs[0].shape[1:])
-    except (AttributeError, IndexError, TypeError, ValueError):
-        shape = (8, 8, 1)
-    x, y = np.zeros((2, *shape), np.float32), np.zeros((2,), np.int64)
-    with contextlib.suppress(Exception):  # the hps declared before it failed count
-        tuner.hypermodel.fit(hp, _StandIn(model), x, y, validation_data=(x, y), epochs=1,
-                             initial_epoch=0, callbacks=[], verbose=0)
-    tuner.oracle.update_space(hp)
-    added = [n for n in _names(hp) if n not in before]
-    return [f"{', '.join(added)}: declared by the HyperModel's fit(hp, model, ...)"] \
-        if added else []
 
 
 class HypermodelKind:
@@ -298,14 +136,14 @@ class HypermodelKind:
         form = hypermodel_form(target)
         assert form is not None
         if loaded.discovered is None:
-            raise _problem(loaded, (
+            raise problem(loaded, (
                 f"{builder.name} is a KerasTuner hypermodel, whose space is discovered when the "
                 "file is loaded: load it with sweeper.api.load_spec (or pass "
                 "discover=sweeper.models.kinds.discover_space to sweeper.config.load)"))
         if builder.name not in _targets:
             _targets[builder.name] = _instance(target, form, builder.name, loaded)
         return cls(builder.name, builder.search_dirs, form, dict(loaded.spec.space),
-                   dict(loaded.discovered.defaults), _overrides_fit(_targets[builder.name]))
+                   dict(loaded.discovered.defaults), overrides_fit(_targets[builder.name]))
 
     def check(self, loaded: LoadedSpec) -> list[Problem]:
         return []  # the loader checked the file's entries against the discovered space

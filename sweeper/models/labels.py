@@ -1,5 +1,8 @@
-"""Which labels a compiled model trains on: one-hot vectors when its loss is categorical
-cross-entropy (as ``build_model(hp)`` examples often compile), class indices otherwise."""
+"""Which labels a compiled model trains on: class indices for a sparse loss (Keras's
+``sparse_*``, what sweeper compiles with) or a one-unit output; one-hot vectors for any
+other loss over several outputs (categorical cross-entropy, as ``build_model(hp)`` examples
+often compile, and mse, KL divergence, categorical hinge, a user's loss), which compare
+against a vector as wide as the prediction."""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ from typing import Any
 
 __all__ = ["one_hot_classes", "wants_one_hot"]
 
-# Keras losses that compare against one-hot vectors, their names lower-cased without "_"
-_ONE_HOT_LOSSES = frozenset({"categoricalcrossentropy", "categoricalfocalcrossentropy"})
 
 
 def _names(loss: Any) -> list[str]:
@@ -22,14 +23,27 @@ def _names(loss: Any) -> list[str]:
         return [n for item in loss for n in _names(item)]
     if isinstance(loss, str):
         return [loss]
-    names = [type(loss).__name__, getattr(loss, "__name__", ""), getattr(loss, "name", "")]
-    return [n for n in names if isinstance(n, str) and n]
+    for name in (getattr(loss, "__name__", None), getattr(loss, "name", None)):
+        if isinstance(name, str) and name:  # a function's name, a Loss object's own name
+            return [name]
+    return [type(loss).__name__]  # a Loss object without a name: its class
+
+
+def _width(model: Any) -> int | None:
+    """The last axis of the model's first output (None: not known)."""
+    try:
+        width = model.outputs[0].shape[-1]
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return int(width) if width is not None else None
 
 
 def wants_one_hot(model: Any) -> bool:
     """Whether the model's loss (``model.loss``, as compiled) needs one-hot labels."""
-    return any(name.lower().replace("_", "") in _ONE_HOT_LOSSES
-               for name in _names(getattr(model, "loss", None)))
+    names = _names(getattr(model, "loss", None))
+    if not names or all(name.lower().startswith("sparse") for name in names):
+        return False
+    return _width(model) != 1
 
 
 def one_hot_classes(model: Any, num_classes: int) -> int | None:

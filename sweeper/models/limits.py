@@ -47,10 +47,12 @@ class Limits:
             return f"over constraints.max_flops {self.max_flops:,}: {flops:,} FLOPs"
         return None
 
-    def over_time(self, seconds: float) -> str | None:
+    def over_time(self, seconds: float, projected: float | None = None) -> str | None:
+        """``projected``: the whole epoch at the pace so far, when it is still running."""
         if self.max_epoch_seconds is not None and seconds > self.max_epoch_seconds:
+            pace = f" (about {projected:.1f} s at its pace)" if projected else ""
             return (f"over constraints.max_epoch_seconds {self.max_epoch_seconds:g}: its first "
-                    f"epoch ran {seconds:.1f} s")
+                    f"epoch ran {seconds:.1f} s{pace}")
         return None
 
     def violations(self, param_count: int | None, flops: int | None,

@@ -45,8 +45,9 @@ def _last_error(trial: Trial) -> str:
 
 
 def _error_line(row: dict[str, Any], trial: Trial) -> str:
-    """A failed trial's last error line (the exception and its message), so the user sees why."""
-    if row.get("status") != Status.FAILED:
+    """A failed trial's last error line (the exception and its message), so the user sees why;
+    a launched infeasible trial's constraint (which limit, by how much)."""
+    if row.get("status") not in (Status.FAILED, Status.INFEASIBLE):
         return ""
     error = str(row.get("error") or "")
     if trial.error_file and error == str(trial.error_file):  # Tune's error, not the trial's

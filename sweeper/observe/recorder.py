@@ -66,18 +66,21 @@ class SweepRecorder(Callback):
         # trial id -> code -> the finding's JSON: its first sighting, or its first severe one
         self.findings: dict[str, dict[str, dict[str, Any]]] = {}
         self.consecutive_failed = 0
+        self.consecutive_infeasible = 0  # launched trials over a constraint, in a row
         self._last_flush = 0.0
 
     # -- Tune's callback state (saved with the experiment state)
     def get_state(self) -> dict[str, Any]:
         return {"rows": self.rows, "history": self.history, "findings": self.findings,
-                "consecutive_failed": self.consecutive_failed}
+                "consecutive_failed": self.consecutive_failed,
+                "consecutive_infeasible": self.consecutive_infeasible}
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.rows = state["rows"]
         self.history = state["history"]
         self.findings = state.get("findings", {})
         self.consecutive_failed = state["consecutive_failed"]
+        self.consecutive_infeasible = state.get("consecutive_infeasible", 0)
         self._keep_ends_written_since()
         self.flush(force=True)
 
@@ -208,6 +211,12 @@ class SweepRecorder(Callback):
                 self.budget.stop(Reason.SWEEP_STOPPED)
         else:
             self.consecutive_failed = 0
+        # launched and over a constraint (too slow, say, on this hardware): as many in a row
+        # as failures stop the sweep too, rather than spend its budget on them
+        self.consecutive_infeasible = self.consecutive_infeasible + 1 \
+            if status == Status.INFEASIBLE else 0
+        if self.consecutive_infeasible >= self.max_consecutive_failed:
+            self.budget.stop(Reason.SWEEP_STOPPED)
         self.flush(force=True)
 
     def record_infeasible(self, number: int, params: dict[str, Any], reason: str,

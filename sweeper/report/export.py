@@ -132,6 +132,7 @@ def fixed_document(loaded: LoadedSpec, params: dict[str, Any], row: pd.Series,
         "epochs": int(row["epochs"]),
         "training_seed": int(row["seed"]),
         "data_fingerprint": meta.data_fingerprint,
+        "source_dir": meta.base_dir,  # where a builder's or hypermodel's module is found
         **_test_provenance(meta, str(row["trial_id"])),
         "versions": _versions(),
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

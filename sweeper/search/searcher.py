@@ -24,6 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ray.tune.search import Searcher
 
 from sweeper.config.schema import SweepSpec
+from sweeper.models.inputs import ModelDescription
 from sweeper.models.kinds import ConfigCheck
 from sweeper.models.limits import Limits
 from sweeper.pruning.budget import SweepBudget
@@ -82,6 +83,12 @@ class OptunaSearcher(Searcher):
         state["_trials"] = {}
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A searcher pickled before sweeps had several objectives and limits has neither."""
+        state.setdefault("objectives", (state["objective"],))
+        state.setdefault("limits", Limits())
+        self.__dict__.update(state)
+
     @property
     def study(self) -> optuna.Study:
         if self._study is None:
@@ -128,51 +135,49 @@ class OptunaSearcher(Searcher):
             params = suggest(trial, self.spec.space)
             self.issued += 1
             seed = training_seed(self.spec.search.seed, trial.number)
-            why = self.feasibility(params) if self.feasibility else None
-            cost = self._counted(trial, params)
+            described = (self.feasibility.describe(params) if self.feasibility
+                         else ModelDescription())
+            why = described.infeasible or self.limits.over_size(described.param_count,
+                                                                described.flops)
             if why:
-                self._tell_infeasible(trial, why)
+                self._tell_infeasible(trial, why, described.param_count, described.flops,
+                                      architecture=described.infeasible is not None)
+                cost = {k: v for k, v in (("param_count", described.param_count),
+                                          ("flops", described.flops)) if v is not None}
                 self.on_infeasible(trial.number, params, why, seed, cost)
                 continue
-            trial.set_constraint(CONSTRAINT, 0.0)
+            trial.set_constraint(CONSTRAINT, 0.0)  # the limits: from what the trial measures
             trial.set_user_attr("tune_trial_id", trial_id)
             trial.set_user_attr("training_seed", seed)
             self.live[trial_id] = trial.number
             return {"params": params, "seed": seed, "number": trial.number}
         return Searcher.FINISHED  # type: ignore[return-value]
 
-    def _counted(self, trial: optuna.trial.Trial, params: dict[str, Any]) -> dict[str, int]:
-        """What the kind counts before building, and the constraints those counts decide
-        (the others are set when the trial ends, from what it measured)."""
-        if self.feasibility is None:
-            return {}
-        described = self.feasibility.describe(params)
-        cost = {k: v for k, v in (("param_count", described.param_count),
-                                  ("flops", described.flops)) if v is not None}
-        known = self.limits.violations(described.param_count, described.flops, None)
-        for key, counted in (("max_params", described.param_count),
-                             ("max_flops", described.flops)):
-            if key in known and counted is not None:
-                trial.set_constraint(key, known[key])
-        return cost
-
-    def _set_constraints(self, trial: optuna.trial.Trial, record: TrialResult | None) -> None:
-        """Every limit's constraint not yet set, from what the trial measured (0 unknown)."""
-        values = self.limits.violations(
-            record.param_count if record else None, record.flops if record else None,
-            record.mean_epoch_seconds if record else None)
+    def _set_constraints(self, trial: optuna.trial.Trial, param_count: int | None,
+                         flops: int | None, first_epoch_seconds: float | None) -> None:
+        """Each limit's constraint (0 where within it or unknown), once per trial."""
+        values = self.limits.violations(param_count, flops, first_epoch_seconds)
         already = self.study.get_trials(deepcopy=False)[trial.number].system_attrs
         for key, value in values.items():
             if f"constraints:{key}" not in already:
                 trial.set_constraint(key, value)
 
-    def _tell_infeasible(self, trial: optuna.trial.Trial, why: str,
-                         record: TrialResult | None = None) -> None:
+    def _measured(self, trial: optuna.trial.Trial, record: TrialResult | None) -> None:
+        if record is None:
+            self._set_constraints(trial, None, None, None)
+        else:
+            self._set_constraints(trial, record.param_count, record.flops,
+                                  record.first_epoch_seconds)
+
+    def _tell_infeasible(self, trial: optuna.trial.Trial, why: str, param_count: int | None,
+                         flops: int | None, first_epoch_seconds: float | None = None,
+                         architecture: bool = False) -> None:
+        """``architecture``: the model cannot exist at all (else it is over a limit)."""
         trial.set_user_attr(INFEASIBLE_ATTR, why)
         if f"constraints:{CONSTRAINT}" not in \
                 self.study.get_trials(deepcopy=False)[trial.number].system_attrs:
-            trial.set_constraint(CONSTRAINT, 1.0 if record is None else 0.0)
-        self._set_constraints(trial, record)
+            trial.set_constraint(CONSTRAINT, 1.0 if architecture else 0.0)
+        self._set_constraints(trial, param_count, flops, first_epoch_seconds)
         if self.spec.search.algorithm in CONSTRAINED_SAMPLERS:
             # COMPLETE with a violated constraint: ranked below every feasible trial
             self.study.tell(trial, [o.stand_in for o in self.objectives])
@@ -197,12 +202,13 @@ class OptunaSearcher(Searcher):
             pass  # told before a driver crash (it finished after Tune's last save): keep that
         elif status == Status.INFEASIBLE:
             assert record is not None
-            self._tell_infeasible(trial, record.error or Reason.CONSTRAINT.value, record)
+            self._tell_infeasible(trial, record.error or Reason.CONSTRAINT.value,
+                                  record.param_count, record.flops, record.first_epoch_seconds)
         elif status == Status.PRUNED:
-            self._set_constraints(trial, record)
+            self._measured(trial, record)
             self.study.tell(trial, state=TrialState.PRUNED)
         elif status.scored and None not in values:
-            self._set_constraints(trial, record)
+            self._measured(trial, record)
             self.study.tell(trial, [float(v) for v in values if v is not None])
         else:
             self.study.tell(trial, state=TrialState.FAIL)

@@ -22,7 +22,7 @@ from sweeper.config.params import (
 )
 from sweeper.config.schema import SweepSpec
 from sweeper.search.space import active, config_of, distribution
-from sweeper.store.study import WARM_START_ATTR
+from sweeper.store.study import INFEASIBLE_ATTR, WARM_START_ATTR
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -113,8 +113,9 @@ def warm_start(source: str, old_spec: SweepSpec, old_trials: list[FrozenTrial],
     result = WarmStart(source)
     for old in old_trials:
         if old.state not in (TrialState.COMPLETE, TrialState.PRUNED) \
-                or "tune_trial_id" not in old.user_attrs:
-            continue  # failed, infeasible or never run: nothing to learn from
+                or "tune_trial_id" not in old.user_attrs or INFEASIBLE_ATTR in old.user_attrs \
+                or any(value > 0 for value in old.constraints.values()):
+            continue  # failed, infeasible (before or once launched) or never run
         try:
             ran = {**defaults, **config_of(old_spec.space, old.params)}
         except KeyError:
@@ -125,7 +126,7 @@ def warm_start(source: str, old_spec: SweepSpec, old_trials: list[FrozenTrial],
             result.dropped[why] += 1
             continue
         result.trials.append(create_trial(
-            state=old.state, value=old.value if old.state == TrialState.COMPLETE else None,
+            state=old.state, values=old.values if old.state == TrialState.COMPLETE else None,
             params=params, distributions=dists,
             intermediate_values=dict(old.intermediate_values),
             user_attrs={WARM_START_ATTR: source, "warm_start_number": old.number},

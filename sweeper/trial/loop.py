@@ -51,6 +51,7 @@ class LoopSettings:
     min_delta: float
     diagnosis: DiagnosisSettings | None = None  # None: no diagnosis
     limits: Limits = field(default_factory=Limits)  # the file's hard constraints
+    also_logged: tuple[str, ...] = ()  # later objectives Keras must log (not the costs)
 
     @classmethod
     def of(cls, spec: SweepSpec, max_epochs: int | None = None,
@@ -63,7 +64,8 @@ class LoopSettings:
             probe_every=d.probe_every) if d.enabled else None
         return cls(spec.primary.objective(), max_epochs or spec.budget.max_epochs,
                    spec.early_stopping.patience, spec.early_stopping.min_delta, diagnosis,
-                   Limits.of(spec.constraints))
+                   Limits.of(spec.constraints),
+                   tuple(o.metric for o in spec.objectives[1:] if not o.is_cost))
 
 
 @dataclass
@@ -77,6 +79,7 @@ class EarlyStoppingState:
     diagnosis: dict[str, Any] = field(default_factory=dict)  # the monitor's state
     best_metrics: dict[str, float] = field(default_factory=dict)  # Keras's, at the best epoch
     seconds: float = 0.0  # every epoch's training and validation time, summed
+    first_epoch_seconds: float | None = None  # what constraints.max_epoch_seconds limits
 
     @property
     def mean_epoch_seconds(self) -> float | None:
@@ -92,6 +95,8 @@ class EarlyStoppingState:
                metrics: dict[str, float] | None = None, seconds: float = 0.0) -> None:
         self.epoch += 1
         self.seconds += seconds
+        if self.epoch == 1:
+            self.first_epoch_seconds = seconds
         if objective.better(value, self.best, min_delta):
             self.best, self.best_epoch, self.wait = value, self.epoch, 0
             self.best_metrics = dict(metrics or {})
@@ -115,7 +120,7 @@ class ConstraintViolated(TrialFailure):
 
     def __init__(self, detail: str, epoch_seconds: float | None = None) -> None:
         super().__init__(Reason.CONSTRAINT, detail)
-        self.epoch_seconds = epoch_seconds  # how long the first epoch had run, when too long
+        self.epoch_seconds = epoch_seconds  # the too-slow first epoch, projected to its end
 
 
 class StopRequested(Exception):
@@ -215,12 +220,16 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
             if loss is not None:
                 self.last_loss = float(loss)
             if state.epoch == 0:  # the first epoch: a trial too slow ends as soon as it shows
-                self._check_time(time.monotonic() - self.started)
+                elapsed = time.monotonic() - self.started
+                steps = (self.params or {}).get("steps") or batch + 1
+                self._check_time(elapsed, elapsed * steps / (batch + 1))
 
-        def _check_time(self, seconds: float) -> None:
-            why = settings.limits.over_time(seconds)
+        def _check_time(self, seconds: float, projected: float | None = None) -> None:
+            """``projected``: the whole epoch's training at this pace (what the sampler is
+            told, so a model ten times too slow ranks below one just over)."""
+            why = settings.limits.over_time(seconds, projected)
             if why is not None:
-                raise ConstraintViolated(why, round(seconds, 4))
+                raise ConstraintViolated(why, round(max(seconds, projected or 0.0), 4))
 
         def _nan(self, where: str) -> tuple[Finding, ...]:
             if monitor is None:
@@ -236,8 +245,9 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
             if stop_requested is not None and stop_requested():
                 raise StopRequested
             metric = settings.objective.metric
-            if metric not in logs:
-                raise MissingObjective(metric, list(logs))
+            for needed in (metric, *settings.also_logged):  # every objective, from epoch 1
+                if needed not in logs:
+                    raise MissingObjective(needed, list(logs))
             value = logs[metric]
             seconds = round(time.monotonic() - self.started, 4)
             if state.epoch == 0:
@@ -252,6 +262,7 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
             status, reason = Status.RUNNING, Reason.NONE
             if state.epoch >= settings.max_epochs:
                 status = Status.COMPLETED
+                self.model.stop_training = True  # also a HyperModel.fit that asked for more
             elif monitor is not None and monitor.should_stop:
                 status, reason = Status.PRUNED, Reason.DIAGNOSIS  # it cannot come good
                 self.model.stop_training = True
@@ -265,6 +276,7 @@ def _epoch_callback(settings: LoopSettings, state: EarlyStoppingState, base: Tri
                 lr=float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
                 epoch_seconds=seconds, best_metrics=dict(state.best_metrics),
                 mean_epoch_seconds=state.mean_epoch_seconds,
+                first_epoch_seconds=state.first_epoch_seconds,
                 validation_seconds=self.validation_seconds,
                 optimizer_iterations=int(optimizer.iterations.numpy()),
                 resumed_from_epoch=resumed_from if self.first else None,

@@ -136,7 +136,8 @@ def run_trial(config: dict[str, Any], payload: TrialPayload) -> None:
         base = replace(base, param_count=cost.param_count, flops=cost.flops, epoch=state.epoch,
                        best_objective=state.best, best_epoch=state.best_epoch,
                        best_metrics=dict(state.best_metrics),
-                       mean_epoch_seconds=state.mean_epoch_seconds)
+                       mean_epoch_seconds=state.mean_epoch_seconds,
+                       first_epoch_seconds=state.first_epoch_seconds)
         if state.ended(settings.loop):
             return
         why = settings.loop.limits.over_size(cost.param_count, cost.flops)
@@ -164,6 +165,6 @@ def _report_failure(base: TrialResult, state: EarlyStoppingState,
     status = Status.FAILED
     if isinstance(failure, ConstraintViolated):
         status = Status.INFEASIBLE
-        if failure.epoch_seconds is not None:  # at least this long: what the sampler is told
-            reached = replace(reached, mean_epoch_seconds=failure.epoch_seconds)
+        if failure.epoch_seconds is not None:  # the epoch at its pace: what the sampler is told
+            reached = replace(reached, first_epoch_seconds=failure.epoch_seconds)
     tune.report(reached.failure(failure.reason, failure.detail, status).to_tune())

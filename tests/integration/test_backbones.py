@@ -65,6 +65,27 @@ def test_efficientnet_gets_sweeper_normalization_through_its_fixed_rescaling() -
     keras.backend.clear_session()
 
 
+def test_efficientnet_with_keras_imagenet_file_sees_what_keras_feeds_it(tmp_path: Path) -> None:
+    """Keras's EfficientNet files hold the ImageNet deviation as their Normalization's
+    variance and Keras divides by it once more only for weights="imagenet": loaded from a
+    file, sweeper puts that division in front, so the stem sees (x / 255 - mean) / std."""
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    source = keras.applications.EfficientNetB0(include_top=False, weights=None,
+                                               input_shape=(32, 32, 3), pooling="avg")
+    [norm] = [layer for layer in source.layers if isinstance(layer, keras.layers.Normalization)]
+    count = norm.get_weights()[2:]
+    norm.set_weights([mean.astype("float32"), std.astype("float32"), *count])  # as Keras's
+    # _notop.h5 holds them: the deviation as the variance
+    path = tmp_path / "efficientnetb0_notop.weights.h5"
+    source.save_weights(path)
+    model = BackboneKind("efficientnet_b0", weights=str(path)).build({}, info())
+    shifted = keras.Model(model.input, model.get_layer("imagenet_stddev").output)
+    x = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    stem = (shifted.predict(x, verbose=0) / 255.0 - mean) / np.sqrt(std)  # the net's own layers
+    np.testing.assert_allclose(stem, (x / 255.0 - mean) / std, rtol=1e-4, atol=1e-4)
+    keras.backend.clear_session()
+
+
 @pytest.mark.parametrize("params", [
     {"depth": 2, "residual": True, "filters": 8, "stride": 2, "dense_units": 16},
     {"depth": 2, "padding": "valid", "kernel_size": 5, "head": "global_avg", "dense_units": 0},

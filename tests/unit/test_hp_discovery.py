@@ -214,6 +214,10 @@ class NeedsClasses(keras_tuner.HyperModel):
 
 hypermodel = Tuned()
 
+class SetsEpochs(Tuned):
+    def fit(self, hp, model, *args, **kwargs):
+        return model.fit(*args, epochs=hp.Int("epochs", 1, 3), **kwargs)
+
 def broken(hp):
     hp.Int("units", 1, 2)
     raise ValueError("no such layer")
@@ -282,6 +286,10 @@ def test_hypermodels_that_cannot_run_are_refused_clearly(tmp_path: Path) -> None
                        r"of hp_bad:broken's space failed: build\(hp\) with the hyperparameters' "
                        r"defaults raised ValueError: no such layer \(.*hp_bad.py:\d+\)"):
         loaded_of(tmp_path, "hp_bad", FIT_HPS, attr="broken")
+    with pytest.raises(SpecError, match=r"model.kind: hp_bad:SetsEpochs's fit\(hp, model, "
+                       r"...\) passes an argument sweeper passes itself .*multiple values for "
+                       r"keyword argument 'epochs'.*leave them to its \*\*kwargs"):
+        loaded_of(tmp_path, "hp_bad", FIT_HPS, attr="SetsEpochs")  # refused before any trial
     loaded = loaded_of(tmp_path, "hp_bad", FIT_HPS, attr="uncompiled")
     with pytest.raises(TypeError, match="not compiled; a KerasTuner hypermodel compiles"):
         resolve_kind(loaded).build({"units": 4}, InputInfo((8, 8), 1, 10))
@@ -295,11 +303,15 @@ def test_labels_follow_the_models_loss() -> None:
         return model
 
     for one_hot in ("categorical_crossentropy", keras.losses.categorical_crossentropy,
-                    keras.losses.CategoricalCrossentropy(), ["categorical_crossentropy"]):
-        assert wants_one_hot(compiled(one_hot)), one_hot
+                    keras.losses.CategoricalCrossentropy(), ["categorical_crossentropy"],
+                    "mse", "kl_divergence", keras.losses.CategoricalHinge()):
+        assert wants_one_hot(compiled(one_hot)), one_hot  # a vector as wide as the output
     for sparse in ("sparse_categorical_crossentropy", keras.losses.SparseCategoricalCrossentropy(),
-                   "mse"):
+                   keras.losses.sparse_categorical_crossentropy):
         assert not wants_one_hot(compiled(sparse)), sparse
+    one_unit = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, "sigmoid")])
+    one_unit.compile("adam", "binary_crossentropy")
+    assert not wants_one_hot(one_unit)  # two classes as 0/1
     assert wants_one_hot(type("M", (), {"loss": {"out": "CategoricalCrossentropy"}})())
     y = np.array([0, 2, 1])
     assert encode_labels(y, None) is y
@@ -307,3 +319,14 @@ def test_labels_follow_the_models_loss() -> None:
     x = np.zeros((3, 2, 2, 1), np.uint8)
     _, labels = next(iter(pipeline(x, y, 3, training=False, seed=0, one_hot=3)))
     assert labels.numpy().tolist() == encode_labels(y, 3).tolist()
+
+
+def test_a_function_is_a_hypermodel_when_it_needs_one_argument() -> None:
+    from sweeper.models.hypermodel import hypermodel_form
+
+    def build_model(hp: Any, extra: Any = None) -> None: ...
+    def builder(params: Any, input_shape: Any, num_classes: Any) -> None: ...
+    def two(hp: Any, other: Any) -> None: ...
+
+    assert hypermodel_form(build_model) == "function"  # KerasTuner calls it as build(hp)
+    assert hypermodel_form(builder) is None and hypermodel_form(two) is None

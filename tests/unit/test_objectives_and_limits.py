@@ -142,18 +142,40 @@ def test_a_trial_over_a_limit_once_built_is_told_infeasible(tmp_path: Path) -> N
     searcher = _searcher(tmp_path, "budget: {trials: 3}\n"
                          "constraints: {max_params: 5000, max_epoch_seconds: 10}\n"
                          "space: {width: {int: [1, 2]}}\n", [])
-    config = searcher.suggest("t0")
-    assert isinstance(config, dict)
-    over = TrialResult(number=int(config["number"]), seed=0, epoch=0, status=Status.RUNNING,
-                       param_count=1500, mean_epoch_seconds=25.0).failure(
-        Reason.CONSTRAINT, "over constraints.max_epoch_seconds 10: its first epoch ran 25.0 s",
+    too_slow, too_big = searcher.suggest("t0"), searcher.suggest("t1")
+    assert isinstance(too_slow, dict) and isinstance(too_big, dict)
+    slow = TrialResult(number=int(too_slow["number"]), seed=0, epoch=0, status=Status.RUNNING,
+                       param_count=1500, first_epoch_seconds=25.0).failure(
+        Reason.CONSTRAINT, "over constraints.max_epoch_seconds 10: its first epoch ran 10.2 s "
+        "(about 25.0 s at its pace)", Status.INFEASIBLE)
+    searcher.on_trial_complete("t0", slow.to_tune())
+    # the kind counted 1,000 or 2,000 before the start; the built model has 9,000 (a kind that
+    # miscounts): what it measured is what the sampler is told
+    big = TrialResult(number=int(too_big["number"]), seed=0, epoch=0, status=Status.RUNNING,
+                      param_count=9000).failure(
+        Reason.CONSTRAINT, "over constraints.max_params 5,000: 9,000 parameters",
         Status.INFEASIBLE)
-    searcher.on_trial_complete("t0", over.to_tune())
+    searcher.on_trial_complete("t1", big.to_tune())
+    told = {t.number: t for t in searcher.study.trials}
+    for trial in told.values():
+        assert trial.state == optuna.trial.TrialState.COMPLETE and trial.values == [-1.0e9]
+    assert told[int(too_slow["number"])].constraints == {
+        CONSTRAINT: 0.0, "max_params": 0.0, "max_epoch_seconds": pytest.approx(1.5)}
+    assert told[int(too_big["number"])].constraints == {
+        CONSTRAINT: 0.0, "max_params": pytest.approx(0.8), "max_epoch_seconds": 0.0}
+    assert "max_epoch_seconds" in told[int(too_slow["number"])].user_attrs["infeasible"]
+
+
+def test_a_limit_alone_is_no_impossible_architecture(tmp_path: Path) -> None:
+    """Refused before the start for size only: the architecture constraint stays 0, so TPE
+    ranks it by how far over the limit it is, not as a model that cannot exist."""
+    infeasible: list[tuple[object, ...]] = []
+    searcher = _searcher(tmp_path, "budget: {trials: 1}\nsearch: {defaults_first: false}\n"
+                         "constraints: {max_params: 1000}\nspace: {width: 3}\n", infeasible)
+    assert not isinstance(searcher.suggest("t0"), dict)  # its one trial was never launched
+    assert [args[4] for args in infeasible] == [{"param_count": 3000}]
     trial = searcher.study.trials[0]
-    assert trial.state == optuna.trial.TrialState.COMPLETE and trial.values == [-1.0e9]
-    assert trial.constraints == {CONSTRAINT: 0.0, "max_params": 0.0,
-                                 "max_epoch_seconds": pytest.approx(1.5)}
-    assert "max_epoch_seconds" in trial.user_attrs["infeasible"]
+    assert trial.constraints == {CONSTRAINT: 0.0, "max_params": pytest.approx(2.0)}
 
 
 def test_optuna_hears_no_intermediate_values_in_a_multi_objective_study(tmp_path: Path) -> None:

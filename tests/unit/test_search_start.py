@@ -140,6 +140,34 @@ def test_a_warm_start_keeps_the_trials_the_new_space_allows() -> None:
     assert len(study.trials) == 2
 
 
+def test_a_warm_start_carries_several_objectives_and_leaves_infeasible_trials_out() -> None:
+    from optuna.distributions import CategoricalDistribution
+
+    text = ("objective: [{metric: val_accuracy}, {metric: param_count}]\n"
+            "space: {filters: {choice: [4, 8, 16]}}\n")
+    old, new = spec_module.loads(text).spec, spec_module.loads(text).spec
+
+    def told(number: int, values: list[float], attrs: dict[str, Any],
+             over: float = 0.0) -> optuna.trial.FrozenTrial:
+        trial = create_trial(state=TrialState.COMPLETE, values=values,
+                             params={"filters": 8},
+                             distributions={"filters": CategoricalDistribution([4, 8, 16])},
+                             user_attrs={"tune_trial_id": f"t{number}", **attrs},
+                             constraints={"max_params": over})
+        trial.number = number
+        return trial
+
+    trials = [told(0, [0.9, 1200.0], {}),
+              told(1, [-1.0e9, 1.0e9], {"infeasible": "over constraints.max_params"}, 0.4),
+              told(2, [0.7, 900.0], {}, 0.2)]  # over a limit, told before INFEASIBLE_ATTR
+    warm = warm_start("old", old, trials, new, CnnKind().defaults())
+    assert [t.user_attrs["warm_start_number"] for t in warm.trials] == [0]
+    assert warm.trials[0].values == [0.9, 1200.0]
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.add_trials(warm.trials)
+    assert study.best_trials[0].values == [0.9, 1200.0]
+
+
 def _result(epoch: int, best_epoch: int, status: Status = Status.RUNNING) -> TrialResult:
     return TrialResult(number=0, seed=0, epoch=epoch, status=status, objective=0.5,
                        best_objective=0.5, best_epoch=best_epoch)

@@ -24,6 +24,7 @@ __all__ = ["build_backbone", "freeze", "make_backbone"]
 _IMAGENET_MEAN_RGB = np.array([0.485, 0.456, 0.406]) * 255.0
 _IMAGENET_STD_RGB = np.array([0.229, 0.224, 0.225]) * 255.0
 _CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68])
+_IMAGENET_STD = np.array([0.229, 0.224, 0.225])  # what Keras's EfficientNet files hold as variance
 
 
 def make_backbone(network: Network, params: dict[str, Any], input_shape: tuple[int, int, int],
@@ -94,6 +95,28 @@ def _imagenet_input(network: Network, x: Any) -> Any:
     return x  # raw: the network scales 0-255 itself
 
 
+def _efficientnet_stddev(backbone: keras.Model, x: Any) -> Any:
+    """Keras's EfficientNet (v1) divides by the ImageNet deviation once more, after its
+    Normalization layer, only when built with ``weights="imagenet"``: that file's
+    Normalization holds the deviation as its variance (keras issue 49930). Loaded from a
+    file instead, the network lacks that layer; the same map in front of it, x' = x/sqrt(s) +
+    255 m (1 - 1/sqrt(s)), makes its stem see what the weights were trained on."""
+    normalization = next((layer for layer in backbone.layers
+                          if isinstance(layer, keras.layers.Normalization)), None)
+    if normalization is None or not backbone.name.startswith("efficientnetb"):
+        return x
+    stored = normalization.get_weights()  # the file's: mean, variance, count
+    if len(stored) < 2:
+        return x
+    mean, variance = (np.asarray(w, dtype="float64").reshape(-1) for w in stored[:2])
+    if variance.shape != (3,) or not np.allclose(variance, _IMAGENET_STD, atol=1e-4):
+        return x  # not Keras's ImageNet file: its Normalization is the whole story
+    scale = 1.0 / np.sqrt(_IMAGENET_STD)
+    return keras.layers.Rescaling(scale=scale.tolist(),
+                                  offset=(255.0 * mean * (1.0 - scale)).tolist(),
+                                  name="imagenet_stddev")(x)
+
+
 def _inputs(network: Network, info: InputInfo, augmentation: float,
             pretrained: bool) -> tuple[keras.KerasTensor, Any]:
     """Raw pixels -> the data's size, augmented (training only), scaled for the network."""
@@ -135,6 +158,8 @@ def build_backbone(network: Network, params: dict[str, Any], info: InputInfo,
     _set_batch_norm_momentum(backbone, p["batch_norm_momentum"])
     if pretrained:
         freeze(backbone, p["trainable_layers"])
+    if pretrained:
+        x = _efficientnet_stddev(backbone, x)
     x = backbone(x)
     if int(p["dense_units"]):
         x = keras.layers.Dense(int(p["dense_units"]), activation="relu", name="dense")(x)

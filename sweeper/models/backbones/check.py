@@ -21,6 +21,7 @@ from sweeper.models.backbones.catalog import (
 from sweeper.models.backbones.counts import COUNTS
 from sweeper.models.cnn.catalog import Hyperparameter
 from sweeper.models.cnn.kind import CNN_METRICS
+from sweeper.models.metrics import unlogged_objectives
 
 __all__ = ["WEIGHTS_SUFFIXES", "check_backbone", "rules", "weights_path"]
 
@@ -67,13 +68,7 @@ def _check_weights(loaded: LoadedSpec) -> list[Problem]:
 
 
 def _check_objective(loaded: LoadedSpec, network: Network) -> list[Problem]:
-    metric = loaded.spec.primary.metric
-    if metric in CNN_METRICS:
-        return []
-    return [loaded.problem(("objective", "metric"),
-                           f"objective.metric: the {network.name} backbone logs "
-                           f"{', '.join(CNN_METRICS)}; got {metric!r}"
-                           + did_you_mean(metric, CNN_METRICS))]
+    return unlogged_objectives(loaded, CNN_METRICS, f"the {network.name} backbone")
 
 
 def _unknown(network: Network, name: str, known: list[str]) -> str:

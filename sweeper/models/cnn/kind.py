@@ -13,6 +13,7 @@ from sweeper.errors import Problem
 from sweeper.models.cnn.blueprint import plan
 from sweeper.models.cnn.catalog import CNN_HYPERPARAMETERS, with_defaults
 from sweeper.models.inputs import InputInfo, ModelDescription
+from sweeper.models.metrics import unlogged_objectives
 
 if TYPE_CHECKING:
     import keras
@@ -47,12 +48,7 @@ class CnnKind:
 
 
 def _check_objective(loaded: LoadedSpec) -> list[Problem]:
-    metric = loaded.spec.primary.metric
-    if metric in CNN_METRICS:
-        return []
-    return [loaded.problem(("objective", "metric"),
-                           f"objective.metric: the built-in cnn logs {', '.join(CNN_METRICS)}; "
-                           f"got {metric!r}" + did_you_mean(metric, CNN_METRICS))]
+    return unlogged_objectives(loaded, CNN_METRICS, "the built-in cnn")
 
 
 def _check_names(loaded: LoadedSpec) -> list[Problem]:

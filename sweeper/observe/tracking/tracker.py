@@ -227,7 +227,7 @@ class MlflowTracker(Callback):
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
                         result: dict[str, Any], **info: Any) -> None:
         record = TrialResult.from_tune(result)
-        if record is None or record.failed:
+        if record is None or record.status == Status.FAILED:
             return
         if trial.trial_id not in self._seen_first_result:
             self._seen_first_result.add(trial.trial_id)
@@ -242,6 +242,8 @@ class MlflowTracker(Callback):
                        "tags": {"sweeper.node_id": placement.node_id,
                                 "sweeper.node_ip": placement.node_ip,
                                 "sweeper.gpu_ids": placement.gpu_ids}})
+        if record.failed:  # over a constraint once built or timed: its counts, no epoch
+            return
         self.emit({"kind": EventKind.EPOCH, "trial_id": trial.trial_id, "step": record.epoch,
                    "metrics": record.epoch_metrics(), "timestamp": int(time.time() * 1000)})
 
