@@ -8,9 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sweeper.config.loaded import LoadedSpec
-from sweeper.config.params import AnyParam, ChoiceParam, FixedParam, FloatParam, IntParam
 from sweeper.config.problems import did_you_mean
-from sweeper.config.yamlio import PathKey
 from sweeper.errors import Problem
 from sweeper.models.backbones.catalog import (
     BACKBONES,
@@ -19,9 +17,9 @@ from sweeper.models.backbones.catalog import (
     backbone_hyperparameters,
 )
 from sweeper.models.backbones.counts import COUNTS
+from sweeper.models.checks import unlogged_objectives, value_problems
 from sweeper.models.cnn.catalog import Hyperparameter
 from sweeper.models.cnn.kind import CNN_METRICS
-from sweeper.models.metrics import unlogged_objectives
 
 __all__ = ["WEIGHTS_SUFFIXES", "check_backbone", "rules", "weights_path"]
 
@@ -93,33 +91,5 @@ def _check_names(loaded: LoadedSpec, network: Network) -> list[Problem]:
             problems.append(loaded.problem(("space", name), _unknown(network, name,
                                                                        list(table)), key=True))
         else:
-            problems += _check_values(loaded, name, param, rule)
-    return problems
-
-
-def _check_values(loaded: LoadedSpec, name: str, param: AnyParam,
-                  rule: Hyperparameter) -> list[Problem]:
-    """The values a parameter can take against its rule (a range: both ends)."""
-    if isinstance(param, ChoiceParam | FixedParam):
-        items = param.values
-        paths: list[PathKey] = (
-            [("space", name, "choice", i) for i in range(len(items))]
-            if isinstance(param, ChoiceParam) else [("space", name)])
-    else:
-        if rule.type is str or rule.type is bool or rule.choices is not None:
-            return [loaded.problem(("space", name), f"space.{name}: expected "
-                                   f"{rule.describe_bounds()}; a numeric range does not fit, "
-                                   "use {choice: [...]}")]
-        if rule.type is int and isinstance(param, FloatParam):
-            return [loaded.problem(("space", name), f"space.{name}: expected whole numbers; "
-                                   "use {int: [low, high]} instead of {float: ...}", key=True)]
-        items = list(param.range_)
-        kind = "int" if isinstance(param, IntParam) else "float"
-        paths = [("space", name, kind, i) for i in range(2)]
-    problems = []
-    for value, path in zip(items, paths, strict=True):
-        why = rule.check(value)
-        if why:
-            hint = did_you_mean(str(value), [str(c) for c in rule.choices or ()])
-            problems.append(loaded.problem(path, f"space.{name}: {why}{hint}"))
+            problems += value_problems(loaded, name, param, rule)
     return problems

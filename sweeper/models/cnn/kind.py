@@ -6,14 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sweeper.config.loaded import LoadedSpec
-from sweeper.config.params import ChoiceParam, FixedParam, FloatParam, IntParam
 from sweeper.config.problems import did_you_mean
-from sweeper.config.yamlio import PathKey
 from sweeper.errors import Problem
+from sweeper.models.checks import unlogged_objectives, value_problems
 from sweeper.models.cnn.blueprint import plan
 from sweeper.models.cnn.catalog import CNN_HYPERPARAMETERS, with_defaults
 from sweeper.models.inputs import InputInfo, ModelDescription
-from sweeper.models.metrics import unlogged_objectives
 
 if TYPE_CHECKING:
     import keras
@@ -65,28 +63,5 @@ def _check_names(loaded: LoadedSpec) -> list[Problem]:
                 + " (a custom builder, model.kind: package.module:function, accepts any name)",
                 key=True))
             continue
-        if isinstance(param, ChoiceParam | FixedParam):
-            items = param.values
-            paths: list[PathKey] = (
-                [("space", name, "choice", i) for i in range(len(items))]
-                if isinstance(param, ChoiceParam) else [("space", name)])
-        else:
-            items = list(param.range_)
-            paths = [("space", name, "int" if isinstance(param, IntParam) else "float", i)
-                     for i in range(2)]
-            if rule.type is str or rule.type is bool:
-                problems.append(doc.problem(
-                    ("space", name), f"space.{name}: expected {rule.describe_bounds()}; "
-                    f"a numeric range does not fit, use {{choice: [...]}}"))
-                continue
-            if rule.type is int and isinstance(param, FloatParam):
-                problems.append(doc.problem(
-                    ("space", name), f"space.{name}: expected whole numbers; use "
-                    f"{{int: [low, high]}} instead of {{float: ...}}", key=True))
-                continue
-        for value, path in zip(items, paths, strict=True):
-            why = rule.check(value)
-            if why:
-                hint = did_you_mean(str(value), [str(c) for c in rule.choices or ()])
-                problems.append(doc.problem(path, f"space.{name}: {why}{hint}"))
+        problems += value_problems(loaded, name, param, rule)
     return problems
