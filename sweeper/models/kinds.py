@@ -150,6 +150,8 @@ class ConfigCheck:
     without building it) and the derived values MLflow logs per trial. Picklable (Tune saves
     the searcher)."""
 
+    limits = Limits()  # a check pickled before constraints existed has none
+
     def __init__(self, kind: ModelKind, info: InputInfo, limits: Limits | None = None) -> None:
         self.kind = kind
         self.info = info

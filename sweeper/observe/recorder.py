@@ -47,14 +47,19 @@ TRAILING_COLUMNS = ["seed", "node_id", "node_ip", "gpu_ids", "pid", "started_s",
 class SweepRecorder(Callback):
     """Keeps one row per trial and one per (trial, epoch), and writes both as CSV."""
 
+    # what a recorder pickled before sweeps had several objectives lacks (a resumed sweep)
+    scores: tuple[tuple[str, str], ...] = ()
+    objective_columns: tuple[str, ...] = ()
+    consecutive_infeasible = 0
+
     def __init__(self, folder: Path, decisions: DecisionLog, param_names: list[str],
                  started_at: float, max_consecutive_failed: int, budget: SweepBudget,
                  flush_every_s: float = 2.0, objectives: tuple[Objective, ...] = ()) -> None:
         self.folder = Path(folder)
         # later objectives Keras logs: a score_<metric> column each (costs have their own)
-        self.scores = [(objective_column(o, False), o.metric) for o in objectives[1:]
-                       if not o.is_cost]
-        self.objective_columns = [objective_column(o, False) for o in objectives[1:]]
+        self.scores = tuple((objective_column(o, False), o.metric) for o in objectives[1:]
+                            if not o.is_cost)
+        self.objective_columns = tuple(objective_column(o, False) for o in objectives[1:])
         self.decisions = decisions
         self.budget = budget
         self.param_names = list(param_names)

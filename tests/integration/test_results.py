@@ -14,7 +14,7 @@ from PIL import Image
 
 import sweeper as sweeper_api
 from sweeper import config as spec_module
-from sweeper.store.tables import read_table
+from sweeper.store.tables import is_param_column, read_table
 from tests.conftest import sweeper, write_space
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -110,7 +110,7 @@ def test_export_round_trip_and_retraining(swept: tuple[Path, Path]) -> None:
     best = json.loads(results(runs, "--format", "json"))[0]
     exported = yaml.safe_load(best_yaml.read_text())
     sampled = {k[len("param_"):]: v for k, v in best.items()
-               if k.startswith("param_") and v is not None}
+               if is_param_column(k) and v is not None}  # param_count is the model's size
     assert exported["space"] == sampled  # the exported values are the best row's
     provenance = exported["provenance"]
     assert provenance["trial_id"] == best["trial_id"]
