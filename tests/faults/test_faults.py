@@ -178,9 +178,12 @@ def test_consecutive_failures_stop_the_sweep_with_a_message(tmp_path: Path,
 
 def test_time_limit_ends_every_trial_in_flight_as_pruned(tmp_path: Path,
                                                         ray_head: str) -> None:
+    # 25 s: the first epoch ends about 11 s after the start on a loaded 2-core machine
+    # (TensorFlow's start in the worker, tracing); the limit must come after it, while the
+    # trials still have most of their epochs to go
     path = write_space(tmp_path, "timed", DIGITS.replace(
-        "max_epochs: %(epochs)d}", "max_epochs: %(epochs)d, time_limit: 12s}") % {
-        "trials": 30, "epochs": 60, "concurrency": 2})
+        "max_epochs: %(epochs)d}", "max_epochs: %(epochs)d, time_limit: 25s}") % {
+        "trials": 30, "epochs": 300, "concurrency": 2})
     runs = tmp_path / "runs"
     started = time.monotonic()
     result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
