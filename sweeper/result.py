@@ -166,10 +166,10 @@ class TrialResult:
             objective=_float(result.get(OBJECTIVE_KEY)),
             best_objective=_float(result.get("best_objective")),
             best_epoch=int(result.get("best_epoch") or 0),
-            metrics={k: float(v) for k, v in (result.get(_METRICS_KEY) or {}).items()},
+            metrics={k: float(v) for k, v in _nested(result, _METRICS_KEY).items()},
             placement=placement, param_count=_int(result.get("param_count")),
             flops=_int(result.get("flops")),
-            best_metrics={k: float(v) for k, v in (result.get("best_metrics") or {}).items()},
+            best_metrics={k: float(v) for k, v in _nested(result, "best_metrics").items()},
             mean_epoch_seconds=_float(result.get("mean_epoch_seconds")),
             first_epoch_seconds=_float(result.get("first_epoch_seconds")),
             lr=_float(result.get("lr")), epoch_seconds=_float(result.get("epoch_seconds")),
@@ -181,7 +181,17 @@ class TrialResult:
             rss_mb=_float(result.get("rss_mb")), error=str(result.get("error") or ""),
             findings=tuple(Finding.from_json(f) for f in result.get("findings") or ()
                            if isinstance(f, dict)),
-            probe={k: float(v) for k, v in (result.get("probe") or {}).items()})
+            probe={k: float(v) for k, v in _nested(result, "probe").items()})
+
+
+def _nested(result: dict[str, Any], key: str) -> dict[str, Any]:
+    """A dict field of the record, also from a result Tune flattened ("key/name": value, as
+    it passes a trial's last result to the searcher's on_trial_complete)."""
+    value = result.get(key)
+    if isinstance(value, dict):
+        return value
+    prefix = f"{key}/"
+    return {k[len(prefix):]: v for k, v in result.items() if k.startswith(prefix)}
 
 
 def _float(value: Any) -> float | None:

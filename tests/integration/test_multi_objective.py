@@ -139,6 +139,7 @@ def test_limits_checked_once_built_and_during_the_first_epoch(tmp_path: Path,
     path = write_space(tmp_path, "limits-on-workers", """\
         data: {source: digits}
         model: {kind: limited_models:build}
+        objective: [{metric: val_accuracy}, {metric: val_loss}]  # a later Keras metric
         constraints: {max_params: 20000, max_epoch_seconds: 10}
         budget: {trials: 3, max_epochs: 1}
         search: {algorithm: tpe, start: [{mode: big}, {mode: slow}, {mode: small}]}
@@ -164,5 +165,9 @@ def test_limits_checked_once_built_and_during_the_first_epoch(tmp_path: Path,
     assert told["slow"].constraints["max_params"] == 0.0  # small enough; too slow
     assert told["slow"].constraints["max_epoch_seconds"] > 0
     assert told["small"].state == optuna.trial.TrialState.COMPLETE
-    assert told["small"].values == pytest.approx([float(small["score"])])
+    # its val_loss at the epoch of its best val_accuracy, in trials.csv and told to Optuna
+    assert 0 < float(small["score_val_loss"]) < 10
+    assert told["small"].values == pytest.approx([float(small["score"]),
+                                                  float(small["score_val_loss"])])
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in told.values())
+    assert told["big"].values == [-1.0e9, 1.0e9]  # stand-ins: worst on both objectives

@@ -178,6 +178,22 @@ def test_a_limit_alone_is_no_impossible_architecture(tmp_path: Path) -> None:
     assert trial.constraints == {CONSTRAINT: 0.0, "max_params": pytest.approx(2.0)}
 
 
+def test_a_later_keras_objective_survives_tunes_flattened_result(tmp_path: Path) -> None:
+    """Tune hands the searcher a trial's last result flattened ("best_metrics/val_loss")."""
+    from ray.tune.utils import flatten_dict
+
+    searcher = _searcher(tmp_path, "objective: [{metric: val_accuracy}, {metric: val_loss}]\n"
+                         "budget: {trials: 1}\nspace: {width: {int: [1, 2]}}\n", [])
+    config = searcher.suggest("t0")
+    assert isinstance(config, dict)
+    done = _ended(int(config["number"]), Status.COMPLETED, 0.8, 1000,
+                  best_metrics={"val_accuracy": 0.8, "val_loss": 0.6})
+    searcher.on_trial_complete("t0", flatten_dict(done))
+    trial = searcher.study.trials[0]
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    assert trial.values == pytest.approx([0.8, 0.6])
+
+
 def test_optuna_hears_no_intermediate_values_in_a_multi_objective_study(tmp_path: Path) -> None:
     searcher = _searcher(tmp_path, TWO + "budget: {trials: 2}\nspace: {width: {int: [1, 2]}}\n",
                          [])
