@@ -1,5 +1,6 @@
 """The Python API for notebooks: ``sweeper.run(...)``, ``sweeper.load(NAME)``,
-``sweeper.compare([...])``. Reading a sweep imports neither Ray nor TensorFlow."""
+``sweeper.compare([...])``, ``sweeper.stop(NAME)``, ``sweeper.extend(NAME, trials=3)``.
+Reading a sweep, and steering a running one, import neither Ray nor TensorFlow."""
 
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ from sweeper.store.test_score import TestScore
 if TYPE_CHECKING:
     import optuna
 
+    from sweeper.driver.finish import SweepOutcome
     from sweeper.notify import Notifier
     from sweeper.objective import Pick
 
-__all__ = ["Sweep", "compare", "doctor", "load", "load_spec", "run"]
+__all__ = ["Sweep", "compare", "doctor", "extend", "list_sweeps", "load", "load_spec", "run",
+           "stop"]
 
 
 def _runs_dir(runs_dir: str | Path | None) -> Path:
@@ -169,3 +172,79 @@ def doctor(name: str, runs_dir: str | Path | None = None) -> DoctorReport:
     """The problems a sweep's trials had, the parameter values that explain them, and the
     search-space changes they suggest (``sweeper.report.doctor.render_doctor`` prints it)."""
     return diagnose_sweep(name, _runs_dir(runs_dir))
+
+
+def stop(name: str, now: bool = False, wait: bool = False, runs_dir: str | Path | None = None,
+         answer_wait_s: float = 60.0) -> str:
+    """Stop a running sweep from any process that sees its runs dir: no new trial starts
+    and running trials run to their end (``now``: they end at once, pruned with reason
+    ``stopped_by_user``); then the sweep ends as usual (best model, plots, MLflow), status
+    ``stopped``. Returns what the driver answered; ``wait``: also wait for the sweep's end.
+    Bad input (no such sweep, not running, a dead driver) raises UserInputError."""
+    from sweeper.control.steer import ask_driver, stop_request, wait_until_ended
+    from sweeper.store.sweep_view import view_sweep
+
+    view = view_sweep(name, _runs_dir(runs_dir))
+    request = stop_request(view, now)
+    if isinstance(request, str):
+        return request
+    message = ask_driver(view, request, answer_wait_s).message()
+    if wait:
+        ended = wait_until_ended(view.folder)
+        message += f"; the sweep {ended.status.value}"
+    return message
+
+
+def extend(name: str, trials: int | None = None, time_limit: float | str | None = None,
+           runs_dir: str | Path | None = None, address: str | None = None, quiet: bool = True,
+           notifier: Notifier | None = None, answer_wait_s: float = 60.0) -> Sweep:
+    """Give a sweep ``trials`` more trials and/or ``time_limit`` more time (seconds, or
+    "10m"). A running sweep's driver takes the new budget at once; a sweep that ended
+    (finished, stopped, interrupted, crashed) continues here, as the same sweep: the same
+    Optuna study, tables and MLflow parent run, new trials numbered after the old ones."""
+    folder = _runs_dir(runs_dir)
+    extend_outcome(name, folder, trials, time_limit, address, quiet, notifier, answer_wait_s)
+    return Sweep(name, folder)
+
+
+def extend_outcome(name: str, folder: Path, trials: int | None, time_limit: float | str | None,
+                   address: str | None, quiet: bool, notifier: Notifier | None,
+                   answer_wait_s: float = 60.0) -> SweepOutcome | str:
+    """``extend``'s work: the running driver's answer, or the outcome of the sweep
+    continued here (also when its trials ended as the request came)."""
+    from sweeper.config.schema import parse_duration
+    from sweeper.control.steer import DriverEnding, ask_driver, extend_request, wait_until_ended
+    from sweeper.errors import UserInputError
+    from sweeper.status import DriverState, SweepStatus
+    from sweeper.store.sweep_view import view_sweep
+
+    if isinstance(time_limit, str):
+        try:
+            time_limit = parse_duration(time_limit)
+        except ValueError as exc:
+            raise UserInputError(f"time_limit: {exc}") from None
+    view = view_sweep(name, folder)
+    if view.status == SweepStatus.RUNNING and view.driver != DriverState.DEAD:
+        try:
+            message = ask_driver(view, extend_request(view, folder, trials, time_limit),
+                                 answer_wait_s).message()
+            if notifier is not None:
+                notifier.note(message)
+            return message
+        except DriverEnding:
+            if notifier is not None:
+                notifier.note(f"sweep {name}'s trials ended as the request came; it "
+                              "continues here once its end is written")
+            wait_until_ended(view.folder)
+    from sweeper.driver.restored import extend_sweep
+
+    return extend_sweep(name, folder, trials, time_limit, address, quiet=quiet,
+                        notifier=notifier)
+
+
+def list_sweeps(runs_dir: str | Path | None = None) -> pd.DataFrame:
+    """Every sweep in the runs dir, a row each: name, status (running, finished, stopped,
+    interrupted, failed, crashed), trials by status, best, start time."""
+    from sweeper.control.listing import sweep_list
+
+    return sweep_list(_runs_dir(runs_dir))

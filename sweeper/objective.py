@@ -69,6 +69,10 @@ class Objective:
             return True
         return value > than + min_delta if self.maximize else value < than - min_delta
 
+    def reaches(self, value: float, target: float) -> bool:
+        """Whether ``value`` is at ``target`` or better (``budget.target``)."""
+        return value >= target if self.maximize else value <= target
+
     @property
     def ascending(self) -> bool:
         """Sort order that puts the best first."""

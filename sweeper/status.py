@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Decision", "Reason", "Status", "SweepStatus", "TrackedStatus"]
+__all__ = [
+    "Decision",
+    "DriverPhase",
+    "DriverState",
+    "Reason",
+    "Status",
+    "StopCause",
+    "SweepStatus",
+    "TrackedStatus",
+]
 
 
 class Status(StrEnum):
@@ -43,6 +52,7 @@ class Reason(StrEnum):
     SCHEDULER = "scheduler"
     TIME_LIMIT = "time_limit"  # the sweep's time limit ended it
     SWEEP_STOPPED = "sweep_stopped"  # the sweep stopped (too many failures in a row, a stop)
+    STOPPED_BY_USER = "stopped_by_user"  # `sweeper stop --now` (or a stop before it started)
     NOT_PLACED = "not_placed"  # Tune could not start it on a worker
     DIAGNOSIS = "diagnosis"  # a severe finding (the trial's ``diagnosis`` column says which)
     CONSTRAINT = "constraint"  # over one of the file's hard constraints (infeasible)
@@ -55,7 +65,38 @@ class SweepStatus(StrEnum):
     RUNNING = "running"
     INTERRUPTED = "interrupted"
     FINISHED = "finished"
+    STOPPED = "stopped"  # ended by `sweeper stop`
     FAILED = "failed"
+    # never written: what `status` and `list` show for a sweep marked running whose driver
+    # is dead (its heartbeat stopped); `sweeper resume` continues it
+    CRASHED = "crashed"
+
+    @property
+    def extendable(self) -> bool:
+        """Whether ``sweeper extend`` continues it in a new driver (a running sweep's own
+        driver takes the new budget instead; a failed sweep is not run again)."""
+        return self in (SweepStatus.FINISHED, SweepStatus.STOPPED, SweepStatus.INTERRUPTED,
+                        SweepStatus.CRASHED)
+
+
+class StopCause(StrEnum):
+    """Why a sweep stopped taking new trials before its budget was spent."""
+
+    USER = "stop"  # `sweeper stop`: running trials run to their own end
+    USER_NOW = "stop_now"  # `sweeper stop --now`: running trials end at once
+    TARGET = "target"  # a trial reached budget.target: as `stop`
+
+    @property
+    def by_user(self) -> bool:
+        return self in (StopCause.USER, StopCause.USER_NOW)
+
+
+class DriverState(StrEnum):
+    """What a sweep's heartbeat says about the driver that runs it."""
+
+    ALIVE = "alive"
+    DEAD = "dead"  # its heartbeat stopped, or its process is gone
+    UNKNOWN = "unknown"  # no heartbeat: a sweep started by an older sweeper
 
 
 class Decision(StrEnum):
@@ -65,6 +106,7 @@ class Decision(StrEnum):
     PAUSED = "paused"
     RESUMED = "resumed"
     ENDED = "ended"  # ended by the sweep, not by its scheduler: the entry's reason says why
+    WITHDRAWN = "withdrawn"  # waiting to start when the sweep stopped: it never ran
 
 
 class TrackedStatus(StrEnum):
@@ -73,3 +115,10 @@ class TrackedStatus(StrEnum):
 
     INTERRUPTED = "interrupted"
     SUPERSEDED = "superseded"
+
+
+class DriverPhase(StrEnum):
+    STARTING = "starting"  # loading data, connecting to Ray
+    RUNNING = "running"  # trials run; stop and extend requests apply
+    ENDING = "ending"  # trials are over: the best model, plots, MLflow
+    EXITED = "exited"  # the driver returned (its last beat)

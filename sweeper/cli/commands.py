@@ -90,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from sweeper.driver.engine import resume_sweep
+    from sweeper.driver.restored import resume_sweep
 
     folder = runs_dir(args.runs_dir)
     outcome = resume_sweep(args.name, folder, args.address, quiet=args.quiet,
@@ -100,6 +100,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.watch:
+        from sweeper.cli.steering import cmd_watch
+
+        return cmd_watch(args)
     from sweeper.report.results import status_text
 
     print(status_text(args.name, runs_dir(args.runs_dir)))

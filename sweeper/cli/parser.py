@@ -23,6 +23,7 @@ from sweeper.cli.commands import (
     cmd_train,
     cmd_ui,
 )
+from sweeper.cli.steering import cmd_extend, cmd_list, cmd_stop
 from sweeper.cli.validate import cmd_validate
 from sweeper.version import __version__
 
@@ -103,10 +104,55 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--quiet", action="store_true", help="summaries only")
     resume.set_defaults(handler=cmd_resume)
 
-    status = commands.add_parser("status", help="trials by status and the best so far")
+    status = commands.add_parser(
+        "status", help="trials by status and the best so far (--watch: live)",
+        description="A sweep's trials by status, its best so far and, while it runs, its "
+                    "driver (alive, or dead with how to resume it). --watch redraws it every "
+                    "few seconds, with each running trial's epoch, last value and end, "
+                    "until the sweep ends.")
     status.add_argument("name", help="sweep name")
     add_runs_dir(status)
+    status.add_argument("--watch", action="store_true",
+                        help="a live view, refreshed until the sweep ends")
+    status.add_argument("--every", type=positive_float, default=2.0, metavar="SECONDS",
+                        help="--watch: seconds between refreshes (default 2)")
     status.set_defaults(handler=cmd_status)
+
+    stop = commands.add_parser(
+        "stop", help="stop a running sweep from any terminal",
+        description="Stop a running sweep: no new trial starts, running trials run to their "
+                    "own end, then the sweep ends as usual (best model, plots, MLflow) with "
+                    "status `stopped`. Works from any terminal that sees the runs dir.")
+    stop.add_argument("name", help="sweep name")
+    add_runs_dir(stop)
+    stop.add_argument("--now", action="store_true",
+                      help="end the running trials at once (pruned, reason stopped_by_user)")
+    stop.add_argument("--wait", action="store_true", help="return once the sweep has ended")
+    stop.set_defaults(handler=cmd_stop)
+
+    extend = commands.add_parser(
+        "extend", help="more trials or time for a running, finished or stopped sweep",
+        description="Give a sweep more trials and/or more time. A running sweep takes the "
+                    "new budget at once; one that ended continues here as the same sweep "
+                    "(same Optuna study, tables and MLflow parent run).")
+    extend.add_argument("name", help="sweep name")
+    add_runs_dir(extend)
+    extend.add_argument("--trials", type=positive_int, default=None, metavar="N",
+                        help="this many more trials")
+    extend.add_argument("--time-limit", type=duration, default=None, metavar="D",
+                        help="this much more time: 90s, 30m, 2h (beyond its limit, or from "
+                             "now when it has none or it passed)")
+    extend.add_argument("--address", default=None,
+                        help="Ray cluster to join when the sweep continues here")
+    extend.add_argument("--quiet", action="store_true", help="summaries only")
+    extend.set_defaults(handler=cmd_extend)
+
+    listing = commands.add_parser(
+        "list", help="every sweep in the runs dir: status, trials, best, start time")
+    add_runs_dir(listing)
+    listing.add_argument("--format", choices=("table", "csv", "json", "markdown"),
+                         default="table")
+    listing.set_defaults(handler=cmd_list)
 
     results = commands.add_parser(
         "results", help="the trials table (or per-epoch history) of a sweep")

@@ -34,7 +34,8 @@ def print_outcome(outcome: SweepOutcome, folder: Path) -> None:
     best = outcome.best
     counts = outcome.trials["status"].value_counts().to_dict() if not outcome.trials.empty \
         else {}
-    print(f"sweep {outcome.name} finished: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    print(f"sweep {outcome.name} {outcome.status.value}: "
+          + ", ".join(f"{n} {s}" for s, n in counts.items()))
     if best is not None:
         print(f"best trial {best.number}: {outcome.metric} {best.score:.4f} "
               f"at epoch {best.best_epoch} ({best.status})")

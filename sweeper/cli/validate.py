@@ -46,6 +46,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         console.print(f"grid points: {size}")
     console.print(f"trials: {planned_trials(spec)} ({spec.search.algorithm} search, "
                   f"{spec.scheduler.kind} scheduler, at most {spec.budget.max_epochs} epochs)")
+    if spec.budget.target is not None:
+        reach = "at least" if spec.primary.objective().maximize else "at most"
+        console.print(f"target: the sweep ends once a trial's {spec.primary.metric} is {reach} "
+                      f"{spec.budget.target:g} (running trials run to their end)")
     if spec.multi_objective:
         console.print("objectives: " + ", ".join(f"{o.metric} ({o.direction})"
                                                  for o in spec.objectives)

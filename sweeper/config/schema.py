@@ -183,6 +183,11 @@ class BudgetSpec(StrictModel):
     trials: PositiveInt = Field(default=20, description="trials to run (grid: the grid size)")
     max_epochs: PositiveInt = Field(default=10, description="epochs at most per trial")
     time_limit: Duration = Field(default=None, description="wall-clock limit: 90s, 30m, 2h")
+    target: float | None = Field(
+        default=None, allow_inf_nan=False,
+        description="end the sweep once a trial's (first) objective reaches this value "
+        "(at least it for max, at most for min): no new trial starts, running ones run to "
+        "their end, as `sweeper stop`")
 
 
 class SearchSpec(StrictModel):

@@ -5,13 +5,15 @@ doctor's report is written, MLflow gets the summary, and sweep.json says how it 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from sweeper.config.schema import SweepSpec
+from sweeper.control.steer import ENDING_ANSWER
 from sweeper.data.dataset import Dataset
 from sweeper.driver.best_model import export_best_model
 from sweeper.driver.signals import SignalCatcher
@@ -24,7 +26,7 @@ from sweeper.observe.tracking.tracker import EVENTS_FILE, MlflowTracker
 from sweeper.pruning.budget import SweepBudget
 from sweeper.pruning.decisions import DecisionLog
 from sweeper.report.doctor import DOCTOR_MD, write_doctor
-from sweeper.status import Reason, Status, SweepStatus
+from sweeper.status import DriverPhase, Reason, Status, StopCause, SweepStatus
 from sweeper.store.best import BestTrial, best_trial, scored_trials
 from sweeper.store.layout import BEST_MODEL, DECISIONS_FILE, HISTORY_CSV, TRIALS_CSV
 from sweeper.store.meta import SweepMeta
@@ -32,6 +34,10 @@ from sweeper.store.pareto import front_objectives, sweep_best, sweep_pick
 from sweeper.store.study import open_study
 from sweeper.store.tables import read_table
 from sweeper.store.test_score import TestScore
+
+if TYPE_CHECKING:
+    from sweeper.driver.heartbeat import DriverHeartbeat
+    from sweeper.driver.steering import Steering
 
 __all__ = ["SweepOutcome", "already_ended", "finish"]
 
@@ -44,11 +50,13 @@ class SweepOutcome:
     best: BestTrial | None
     metric: str
     test: TestScore | None = None
+    status: SweepStatus = SweepStatus.FINISHED
 
 
 def finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta, signals: SignalCatcher,
            tracker: MlflowTracker, budget: SweepBudget, dataset: Dataset,
-           notifier: Notifier) -> SweepOutcome:
+           notifier: Notifier, steering: Steering | None = None,
+           heartbeat: DriverHeartbeat | None = None) -> SweepOutcome:
     """Run the tuner to its end and close the sweep (raises Interrupted or SweepFailed)."""
     for damaged in DecisionLog(folder / DECISIONS_FILE).skipped:
         notifier.warn(damaged)
@@ -56,16 +64,26 @@ def finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta, signals: 
         tuner.fit()
     except KeyboardInterrupt:
         signals.code = signals.code or 130
+    if heartbeat is not None:
+        heartbeat.set_phase(DriverPhase.ENDING)
+    if steering is not None:
+        steering.answer_left(ENDING_ANSWER)
+    meta.spent_s = budget.spent_s()
     trials = read_table(folder / TRIALS_CSV)
     if budget.over() == Reason.TIME_LIMIT and signals.code is None:
         notifier.note(f"sweep {spec.name}: time limit reached after {budget.spent_s():.0f} s; "
                       "trials still running ended as pruned (reason time_limit)")
     if signals.code is not None:
         _interrupted(trials, spec, folder, meta, tracker, signals.code, notifier)
+    _say_stop(spec, meta, notifier)
     objective = spec.primary.objective()
     best = _best(trials, spec, notifier)  # the best-model artifact, --register-model, MLflow
     counts = trials["status"].value_counts().to_dict() if not trials.empty else {}
     failure = _failure(trials, spec, folder, best, budget)
+    if failure and best is None and meta.stop_cause is not None and meta.stop_cause.by_user \
+            and budget.stopped != Reason.SWEEP_STOPPED:
+        notifier.warn(failure)  # stopped before a trial scored: stopped, not failed
+        failure = None
     model_path = None
     test: TestScore | None = None
     if best is not None:
@@ -76,26 +94,60 @@ def finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta, signals: 
     # sweep.yaml went to MLflow at the start, redacted; never upload the raw file
     artifacts: list[tuple[str, str | None]] = [
         (str(folder / TRIALS_CSV), None), (str(folder / HISTORY_CSV), None)]
-    if model_path is not None:
-        artifacts.append((str(model_path), "model"))
+    model_folder = _model_folder(meta, best) if model_path is not None else None
+    if model_path is not None and model_folder is not None:
+        artifacts.append((str(model_path), model_folder))
+        meta.model_artifact = f"{model_folder}/{BEST_MODEL}"
+        meta.model_trial_id = best.trial_id if best is not None else None
     artifacts += [(str(p), "plots") for p in _plots(spec, folder, trials, best, notifier)]
     doctor = write_doctor(spec.name, trials, spec.space, folder / DOCTOR_MD, notifier)
     if doctor is not None:  # a failed report is a warning; the sweep is done
         artifacts.append((str(doctor), None))
-    status = SweepStatus.FAILED if failure else SweepStatus.FINISHED
+    status = SweepStatus.FAILED if failure else SweepStatus.STOPPED \
+        if meta.stop_cause is not None and meta.stop_cause.by_user else SweepStatus.FINISHED
+    # an extended sweep's end runs again: its summary at the next step
     tracker.emit({"kind": EventKind.SWEEP_END, "status": status, "counts": counts,
                   "artifacts": artifacts, "best_score": best.score if best else None,
                   "best_number": best.number if best else None,
-                  "best_trial_id": best.trial_id if best else None, "test": meta.test})
-    if meta.register_model and model_path is not None:
+                  "best_trial_id": best.trial_id if best else None, "test": meta.test,
+                  "step": meta.ends, "at_ms": int(time.time() * 1000)})
+    meta.ends += 1
+    if meta.register_model and model_path is not None and best is not None \
+            and best.trial_id != meta.registered_trial_id:  # again only for a new best
         tracker.emit({"kind": EventKind.REGISTER, "name": meta.register_model,
-                      "artifact_path": f"model/{BEST_MODEL}"})
+                      "artifact_path": meta.model_artifact})
+        meta.registered_trial_id = best.trial_id
     close_tracking(tracker, folder, 120, notifier)
     meta.status = status
     meta.write(folder)
     if failure:
         raise SweepFailed(failure)
-    return SweepOutcome(spec.name, folder, trials, best, spec.primary.metric, test)
+    return SweepOutcome(spec.name, folder, trials, best, spec.primary.metric, test, status)
+
+
+def _model_folder(meta: SweepMeta, best: BestTrial | None) -> str | None:
+    """Where the parent run keeps this end's best model: ``model/`` at the first end; an
+    extended sweep's later end whose best changed logs it beside, under ``model-<end>/``, so
+    a model version registered from an earlier end keeps its file (the registry points at
+    the run's artifact, it copies nothing); None when the best is the one logged already."""
+    if meta.ends == 0 or meta.model_artifact is None:
+        return "model"
+    if best is None or best.trial_id == meta.model_trial_id:
+        return None
+    return f"model-{meta.ends}"
+
+
+def _say_stop(spec: SweepSpec, meta: SweepMeta, notifier: Notifier) -> None:
+    if meta.stop_cause == StopCause.USER:
+        notifier.note(f"sweep {spec.name} stopped by `sweeper stop`: no trial started after "
+                      "it, and the running ones ran to their end")
+    elif meta.stop_cause == StopCause.USER_NOW:
+        notifier.note(f"sweep {spec.name} stopped by `sweeper stop --now`: the trials that "
+                      f"were running ended as pruned ({Reason.STOPPED_BY_USER.value})")
+    elif meta.stop_cause == StopCause.TARGET:
+        notifier.note(f"sweep {spec.name} reached its target "
+                      f"({spec.primary.metric} {spec.budget.target:g}); the trials that were "
+                      "running ran to their end")
 
 
 def already_ended(spec: SweepSpec, folder: Path, meta: SweepMeta, tracking: TrackingConfig,
@@ -111,13 +163,15 @@ def already_ended(spec: SweepSpec, folder: Path, meta: SweepMeta, tracking: Trac
     left = close_tracking(tracker, folder, 120, notifier)
     notifier.note(f"sweep {spec.name} had already {meta.status.value}"
                   + ("" if left else "; its MLflow records are complete")
-                  + ". Start another with `sweeper run FILE --name NEW`")
+                  + (f". Give it more trials with `sweeper extend {spec.name} --trials N`,"
+                     " or start" if meta.status != SweepStatus.FAILED else ". Start")
+                  + " another with `sweeper run FILE --name NEW`")
     trials = read_table(folder / TRIALS_CSV)
     if meta.status == SweepStatus.FAILED:
         raise SweepFailed(f"sweep {spec.name} had failed (see {folder / TRIALS_CSV}); "
                           "resume does not run it again")
     return SweepOutcome(spec.name, folder, trials, _best(trials, spec, notifier),
-                        spec.primary.metric, meta.test_score())
+                        spec.primary.metric, meta.test_score(), meta.status)
 
 
 def _best(trials: pd.DataFrame, spec: SweepSpec, notifier: Notifier) -> BestTrial | None:

@@ -31,6 +31,7 @@ from sweeper.pruning.schedulers import RecordingScheduler, make_scheduler
 from sweeper.search.samplers import make_sampler
 from sweeper.search.searcher import OptunaSearcher
 from sweeper.search.space import planned_trials
+from sweeper.search.tune_search import SweepSearch
 from sweeper.store.layout import DECISIONS_FILE, STUDY_FILE
 from sweeper.trial.checkpoint import CheckpointPolicy
 from sweeper.trial.loop import LoopSettings
@@ -52,6 +53,7 @@ __all__ = [
 
 @dataclass
 class Components:
+    search: SweepSearch
     searcher: OptunaSearcher
     scheduler: RecordingScheduler
     recorder: SweepRecorder
@@ -183,13 +185,14 @@ def trainable(loaded: LoadedSpec, spec: SweepSpec, kind: ModelKind, dataset: Dat
 
 def components(spec: SweepSpec, folder: Path, started_at: float, check: ConfigCheck,
                parallel: bool, quiet: bool, tracking: TrackingConfig,
-               start: list[dict[str, Any]] | None = None,
+               concurrency: int | None = None, start: list[dict[str, Any]] | None = None,
                warm: list[Any] | None = None) -> Components:
-    """``start`` and ``warm`` (a new sweep only): the points enqueued first and an earlier
-    sweep's trials for the new study."""
+    """``concurrency``: trials at once (None: as resources allow); ``start`` and ``warm`` (a
+    new sweep only): the points enqueued first and an earlier sweep's trials for the new
+    study."""
     _check_optuna_settings(spec, parallel)
     decisions = DecisionLog(folder / DECISIONS_FILE)
-    budget = SweepBudget(spec.budget.time_limit)
+    budget = SweepBudget(spec.budget.time_limit, planned_trials(spec))
     recorder = SweepRecorder(folder, decisions, list(spec.space), started_at,
                              spec.failures.max_consecutive_failed, budget,
                              objectives=spec.objectives)
@@ -200,4 +203,5 @@ def components(spec: SweepSpec, folder: Path, started_at: float, check: ConfigCh
     progress = ProgressPrinter(recorder, planned_trials(spec), spec.primary.objective(),
                                quiet=quiet, budget=budget)
     tracker = MlflowTracker(tracking, spec.name, folder, recorder, check.logged)
-    return Components(searcher, scheduler, recorder, tracker, progress, budget)
+    return Components(SweepSearch(searcher, concurrency), searcher, scheduler, recorder,
+                      tracker, progress, budget)

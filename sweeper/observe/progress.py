@@ -79,12 +79,19 @@ class ProgressPrinter(Callback):
         self.every_s = every_s
         self._last = time.monotonic()
 
+    @property
+    def planned_now(self) -> int:
+        """The trial budget, as ``sweeper extend`` may have grown it."""
+        trials = getattr(self.budget, "trials", None)
+        return int(trials) if trials is not None else self.planned
+
     def summary(self) -> str:
         rows = list(self.recorder.rows.values())
         counts = Counter(r["status"] for r in rows)
         done = sum(n for s, n in counts.items() if Status(s).terminal)
         elapsed = self.recorder.now()
-        left = None if not done else elapsed / done * max(self.planned - done, 0)
+        planned = self.planned_now
+        left = None if not done else elapsed / done * max(planned - done, 0)
         budget = self.budget
         if budget is not None and budget.time_limit_s is not None:  # it may end first
             remaining = max(budget.time_limit_s - budget.spent_s(), 0.0)
@@ -97,7 +104,7 @@ class ProgressPrinter(Callback):
         best_text = (f"best {self.metric} {best.score:.4f} (trial {best.number})"
                      if best else "no score yet")
         by_status = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        return (f"[{_clock(elapsed)}] {done}/{self.planned} trials done ({by_status or 'none'}); "
+        return (f"[{_clock(elapsed)}] {done}/{planned} trials done ({by_status or 'none'}); "
                 f"{best_text}; ETA {eta}")
 
     def _print(self, text: str) -> None:

@@ -196,6 +196,8 @@ class SweepRecorder(Callback):
 
     def _finish(self, trial: Trial, result: dict[str, Any] | None,
                 error: Reason | None) -> None:
+        if self.decisions.withdrawn(trial.trial_id):
+            return  # it never ran: no row (the searcher took it back)
         row = self._row(trial)
         if Status(row["status"]).terminal:
             return  # it ended before a driver crash; that end is on disk already

@@ -1,4 +1,6 @@
-"""When a sweep ends: its time limit (which may change while it runs) or a stop.
+"""When a sweep ends: its trial count and time limit (both may change while it runs:
+``sweeper extend``), a stop that lets running trials finish (``sweeper stop``, a reached
+target), or one that ends them at once (``stop --now``, too many failures).
 
 sweeper's own stop, not Tune's ``time_budget_s``: Tune's stop-everything path calls no
 trial hook, so trials in flight stayed ``running`` everywhere. Here the searcher stops
@@ -14,20 +16,28 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sweeper.status import Reason
+from sweeper.status import Reason, StopCause, SweepStatus
 
-__all__ = ["SweepBudget"]
+__all__ = ["SweepBudget", "extended_time_limit"]
+
+
+def extended_time_limit(limit_s: float | None, spent_s: float, more_s: float) -> float:
+    """``extend --time-limit``: ``more_s`` beyond the limit, or beyond the time spent when
+    that is later (the limit has passed, or there was none)."""
+    return max(limit_s if limit_s is not None else 0.0, spent_s) + more_s
 
 
 class SweepBudget:
     """Shared by the searcher (no new trials once it is over) and the scheduler wrapper
     (which ends the live ones); saved with the searcher's state."""
 
-    def __init__(self, time_limit_s: float | None,
+    def __init__(self, time_limit_s: float | None, trials: int | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.time_limit_s = time_limit_s
+        self.trials = trials  # trials the sweep may start in all (None: no count)
         self.spent_before_s = 0.0  # run time of earlier drivers of this sweep
-        self.stopped: Reason | None = None
+        self.stopped: Reason | None = None  # live trials end now, with this reason
+        self.closed: StopCause | None = None  # no new trial starts; live ones run on
         self._clock = clock
         self._started: float | None = None
 
@@ -38,6 +48,8 @@ class SweepBudget:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("trials", None)  # pickled before the budget could grow
+        state.setdefault("closed", None)
         self.__dict__.update(state)
         self._clock = time.monotonic
 
@@ -58,6 +70,23 @@ class SweepBudget:
         if self.stopped is None:
             self.stopped = reason
 
+    def close(self, cause: StopCause) -> None:
+        """No new trial starts; the live ones run to their own end (a first cause stays)."""
+        if self.closed is None:
+            self.closed = cause
+
+    def reopen(self) -> None:
+        """An extension: a stop by the user or a reached target no longer holds (a stop for
+        failures does: a failed sweep is not extended)."""
+        self.closed = None
+        if self.stopped == Reason.STOPPED_BY_USER:
+            self.stopped = None
+
+    def accepts_trials(self, issued: int) -> bool:
+        """Whether a trial may start after ``issued`` were started."""
+        return (self.closed is None and self.over() is None
+                and (self.trials is None or issued < self.trials))
+
     def over(self) -> Reason | None:
         """Why the sweep must end now, or None while it may go on."""
         if self.stopped is not None:
@@ -69,10 +98,12 @@ class SweepBudget:
     # -- the part saved with the searcher's state (JSON)
     def to_state(self) -> dict[str, Any]:
         return {"spent_s": self.spent_s(),
-                "stopped": self.stopped.value if self.stopped else None}
+                "stop_reason": self.stopped.value if self.stopped else None}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.spent_before_s = float(state.get("spent_s", 0.0))
         self._started = None
-        stopped = state.get("stopped")
+        # states saved before sweeps could be stopped by a user named the key after the
+        # word that is now a sweep's status
+        stopped = state.get("stop_reason", state.get(SweepStatus.STOPPED.value))
         self.stopped = Reason(stopped) if stopped else None

@@ -87,6 +87,12 @@ class DecisionLog:
         last = self.last(trial_id)
         return last is not None and last.decision == Decision.PAUSED and last.epoch == epoch
 
+    def withdrawn(self, trial_id: str) -> bool:
+        """Whether the trial was waiting to start when the sweep stopped (it never ran: no
+        row, no MLflow run; Optuna holds it as an orphan and asks its values again)."""
+        last = self.last(trial_id)
+        return last is not None and last.decision == Decision.WITHDRAWN
+
     def ended(self, trial_id: str) -> DecisionEntry | None:
         """The sweep's own decision to end the trial (time limit, stop, memory), if any."""
         last = self.last(trial_id)

@@ -44,6 +44,10 @@ class PruningBridge(Protocol):
         """Whether the trial was handed out and its end not told yet."""
         ...
 
+    def withdraw(self, trial_id: str) -> None:
+        """Take back a trial that never started (the sweep stopped while it waited)."""
+        ...
+
 
 class _RecordingController:
     """Hands a scheduler the real controller, recording trials it stops directly."""
@@ -65,8 +69,9 @@ class RecordingScheduler(TrialScheduler):
     Optuna each healthy epoch first (Tune skips the searcher for the result it stops on).
 
     It is also where the sweep ends trials itself, through Tune's normal ``stop_trial`` (so
-    every hook runs): all live trials once the budget is over, a trial the memory check
-    ended, and a restored trial whose end Optuna already knows. Tune asks
+    every hook runs): all live trials once the budget is over, trials not started yet once
+    it is closed (``sweeper stop``), a trial the memory check ended, and a restored trial
+    whose end Optuna already knows. Tune asks
     ``choose_trial_to_run`` on every step of its loop, which makes it the place to look."""
 
     def __init__(self, inner: TrialScheduler, decisions: DecisionLog, max_epochs: int,
@@ -213,6 +218,12 @@ class RecordingScheduler(TrialScheduler):
                 tune_controller.stop_trial(trial)  # e.g. its worker was killed for memory
             elif over is not None:
                 self.decisions.record(trial.trial_id, Decision.ENDED, epoch, "sweep", over)
+                tune_controller.stop_trial(trial)
+            elif self.budget.closed is not None and trial.status == trial.PENDING \
+                    and not trial.last_result:
+                # a stop lets running trials finish; one that never started is taken back
+                self.bridge.withdraw(trial.trial_id)
+                self.decisions.record(trial.trial_id, Decision.WITHDRAWN, 0, "sweep")
                 tune_controller.stop_trial(trial)
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:

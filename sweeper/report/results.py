@@ -9,9 +9,8 @@ import pandas as pd
 
 from sweeper.errors import UserInputError
 from sweeper.objective import Objective
+from sweeper.search.space import planned_trials
 from sweeper.store.best import rank_trials, scored_trials
-from sweeper.store.layout import existing_sweep
-from sweeper.store.meta import SweepMeta
 from sweeper.store.pareto import (
     SIZE_COLUMNS,
     describe_values,
@@ -80,15 +79,17 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
 def status_text(name: str, runs_dir: Path) -> str:
     """Counts by status and the best trial so far (``sweep_best``: in a multi-objective
     sweep, the front's trial its pick rule names, with its objective values)."""
-    meta = SweepMeta.read(existing_sweep(runs_dir, name))
+    from sweeper.store.sweep_view import view_sweep
+
+    view = view_sweep(name, runs_dir)
+    meta = view.meta
     spec = load_spec_for(name, runs_dir).spec
     objective = spec.objectives[0]
     trials = trials_frame(name, runs_dir)
-    lines = [f"sweep {name}: {meta.status}"]
+    budget = meta.trial_budget if meta.trial_budget is not None else planned_trials(spec)
+    lines = view.head_lines(trials, budget)
     if trials.empty:
-        return "\n".join([*lines, "no trial has started yet"])
-    counts = trials["status"].value_counts()
-    lines.append("trials: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        return "\n".join(lines)
     best = sweep_best(trials, spec)
     rule = sweep_pick(spec)
     if best is not None:

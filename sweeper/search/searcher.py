@@ -34,7 +34,7 @@ from sweeper.result import OBJECTIVE_KEY, TrialResult
 from sweeper.search.samplers import make_sampler, training_seed
 from sweeper.search.space import suggest
 from sweeper.status import Reason, Status
-from sweeper.store.study import INFEASIBLE_ATTR, WARM_START_ATTR
+from sweeper.store.study import INFEASIBLE_ATTR, ORPHANED_ATTR, issued_trials
 
 __all__ = ["CONSTRAINT", "OptunaSearcher"]
 
@@ -59,7 +59,8 @@ class OptunaSearcher(Searcher):
         self.limits = Limits.of(spec.constraints)
         self.spec = spec
         self.study_path = Path(study_path)
-        self.planned_trials = planned_trials
+        if budget.trials is None:  # the budget counts the trials (and may grow)
+            budget.trials = planned_trials
         self.parallel = parallel
         self.decisions = decisions
         self.feasibility = feasibility
@@ -87,6 +88,9 @@ class OptunaSearcher(Searcher):
         """A searcher pickled before sweeps had several objectives and limits has neither."""
         state.setdefault("objectives", (state["objective"],))
         state.setdefault("limits", Limits())
+        planned = state.pop("planned_trials", None)  # before the budget counted trials
+        if planned is not None and getattr(state["budget"], "trials", None) is None:
+            state["budget"].trials = planned
         self.__dict__.update(state)
 
     @property
@@ -129,7 +133,7 @@ class OptunaSearcher(Searcher):
         return True
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:  # or Searcher.FINISHED
-        while self.issued < self.planned_trials and self.budget.over() is None:
+        while self.budget.accepts_trials(self.issued):
             trial = self.study.ask()
             self._trials[trial.number] = trial
             params = suggest(trial, self.spec.space)
@@ -223,6 +227,27 @@ class OptunaSearcher(Searcher):
     def is_live(self, trial_id: str) -> bool:
         return trial_id in self.live
 
+    def withdraw(self, trial_id: str) -> None:
+        """A trial handed out that never started (the sweep stopped while it waited): an
+        orphan in the study (FAIL, which no sampler learns from), its values asked again
+        first if the sweep is extended, and not counted in the budget."""
+        number = self.live.pop(trial_id, None)
+        if number is None:
+            return
+        trial = self._trial(number)
+        params = self.study.get_trials(deepcopy=False)[number].params
+        trial.set_user_attr(ORPHANED_ATTR, True)
+        self.study.tell(trial, state=TrialState.FAIL)
+        self.study.enqueue_trial(params)
+        self.issued -= 1
+        for table in (self.reported, self.last):
+            table.pop(trial_id, None)
+        self._trials.pop(number, None)
+
+    def accepts_trials(self) -> bool:
+        """Whether the budget lets another trial start (Tune's search ends when not)."""
+        return self.budget.accepts_trials(self.issued)
+
     # -- the bridge the scheduler wrapper and Optuna pruners use
     def observe(self, trial_id: str, result: TrialResult) -> None:
         """Every result, before the scheduler decides: kept, and healthy epochs told to Optuna."""
@@ -271,9 +296,7 @@ class OptunaSearcher(Searcher):
         # every trial asked counts, also one asked after this state was saved that ended
         # before the crash (its row is kept); orphans never ran, enqueued points not yet
         # asked wait, a warm start's trials ran in another sweep
-        self.issued = sum(1 for t in self.study.get_trials(deepcopy=False)
-                          if not t.user_attrs.get("orphaned") and t.state != TrialState.WAITING
-                          and WARM_START_ATTR not in t.user_attrs)
+        self.issued = issued_trials(self.study)
         # by the Tune id Optuna recorded: this state and Tune's trial list are saved at
         # different moments, so a trial Tune restores may be unknown here
         self.ended_before = {str(t.user_attrs["tune_trial_id"])
@@ -286,7 +309,7 @@ class OptunaSearcher(Searcher):
         for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if frozen.number not in known:
                 frozen_trial = optuna.trial.Trial(self.study, frozen._trial_id)
-                frozen_trial.set_user_attr("orphaned", True)
+                frozen_trial.set_user_attr(ORPHANED_ATTR, True)
                 self.study.tell(frozen_trial, state=TrialState.FAIL)
                 fixed = frozen.system_attrs.get("fixed_params")
                 if fixed:  # a start point (or the defaults') asked but never run: again

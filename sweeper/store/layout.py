@@ -8,8 +8,9 @@ from pathlib import Path
 from sweeper.config.schema import NAME_MAX_LENGTH, NAME_PATTERN
 from sweeper.errors import UserInputError
 
-__all__ = ["BEST_MODEL", "DECISIONS_FILE", "DISCOVERED_SPACE", "HISTORY_CSV", "STUDY_FILE",
-           "SWEEP_JSON", "SWEEP_YAML", "TRIALS_CSV", "existing_sweep", "sweep_folder"]
+__all__ = ["BEST_MODEL", "DECISIONS_FILE", "DISCOVERED_SPACE", "DRIVER_LOCK", "HEARTBEAT_FILE",
+           "HISTORY_CSV", "REQUESTS_DIR", "STUDY_FILE", "SWEEP_JSON", "SWEEP_YAML", "TRIALS_CSV",
+           "existing_sweep", "sweep_folder"]
 
 SWEEP_JSON = "sweep.json"  # SweepMeta: what resume needs
 SWEEP_YAML = "sweep.yaml"  # the search-space file as it was at the start
@@ -19,6 +20,9 @@ DECISIONS_FILE = "decisions.jsonl"  # scheduler decisions
 TRIALS_CSV = "trials.csv"
 HISTORY_CSV = "history.csv"
 BEST_MODEL = "best_model.keras"
+HEARTBEAT_FILE = "heartbeat.json"  # the running driver: who, where, when it last beat
+DRIVER_LOCK = "driver.lock"  # held by the driver of the sweep on this machine
+REQUESTS_DIR = "requests"  # stop and extend requests to the driver, and its answers
 
 
 def sweep_folder(runs_dir: Path, name: str) -> Path:

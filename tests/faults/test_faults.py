@@ -67,6 +67,12 @@ def test_sigkill_driver_then_resume_counts_every_trial_once(tmp_path: Path,
     time.sleep(2)
     driver.kill()  # SIGKILL: no handler runs, nothing is closed
     driver.communicate(timeout=60)
+    # any terminal sees the dead driver at once (its process is gone), and how to go on
+    status = sweeper("status", "killed", "--runs-dir", str(runs))
+    assert status.stdout.startswith("sweep killed: crashed"), status.stdout
+    assert "driver: DEAD" in status.stdout and "`sweeper resume killed`" in status.stdout
+    stop = sweeper("stop", "killed", "--runs-dir", str(runs))
+    assert stop.returncode == 2 and "sweeper resume killed" in stop.stderr
     result = sweeper("resume", "killed", "--runs-dir", str(runs), "--address", ray_head)
     assert result.returncode == 0, result.stdout + result.stderr
     trials = read_table(table)

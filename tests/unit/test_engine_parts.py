@@ -273,6 +273,7 @@ class _Bridge:
     def should_prune(self, trial_id: str) -> bool: return False
     def already_ended(self, trial_id: str) -> bool: return False
     def is_live(self, trial_id: str) -> bool: return True
+    def withdraw(self, trial_id: str) -> None: ...
 
 
 class _Trial:

@@ -19,3 +19,4 @@ class EventKind(StrEnum):
     RECONCILE = "reconcile"
     SWEEP_END = "sweep_end"
     REGISTER = "register"
+    BUDGET = "budget"  # `sweeper extend` changed the trial budget or the time limit

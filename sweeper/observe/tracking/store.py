@@ -210,15 +210,19 @@ class MlflowStore:
         from mlflow.entities import Metric
 
         run_id = self.parent_run()
-        now = int(time.time() * 1000)
-        metrics = [Metric(f"trials_{status}", float(n), now, 0)
+        # an extended sweep's end runs again: its summary at the next step (the event's
+        # time, so that a replay writes the same points)
+        now, step = int(event.get("at_ms") or time.time() * 1000), int(event.get("step", 0))
+        metrics = [Metric(f"trials_{status}", float(n), now, step)
                    for status, n in event["counts"].items()]
         if event.get("best_score") is not None:
-            metrics.append(Metric("best_score", float(event["best_score"]), now, 0))
-            metrics.append(Metric("best_trial_number", float(event["best_number"]), now, 0))
+            metrics.append(Metric("best_score", float(event["best_score"]), now, step))
+            metrics.append(Metric("best_trial_number", float(event["best_number"]), now,
+                                  step))
         test = event.get("test")
         if test:  # the exported best model on the test split, beside its validation score
-            test_metrics = [Metric(k, float(v), now, 0) for k, v in test["metrics"].items()]
+            test_metrics = [Metric(k, float(v), now, step)
+                            for k, v in test["metrics"].items()]
             metrics += test_metrics
             self.client.log_batch(self.trial_run(test["trial_id"]), metrics=test_metrics)
             self._tags(self.trial_run(test["trial_id"]),
@@ -230,8 +234,14 @@ class MlflowStore:
         for path, folder in event["artifacts"]:
             if Path(path).exists():
                 self.client.log_artifact(run_id, path, folder)
-        self.client.set_terminated(run_id, "FINISHED" if event["status"] == SweepStatus.FINISHED
-                                   else "FAILED")
+        ended_well = event["status"] in (SweepStatus.FINISHED, SweepStatus.STOPPED)
+        self.client.set_terminated(run_id, "FINISHED" if ended_well else "FAILED")
+
+    def _on_budget(self, event: dict[str, Any]) -> None:
+        limit = event.get("time_limit_s")
+        self._tags(self.parent_run(), {"sweeper.planned_trials": event["planned"],
+                                       "sweeper.time_limit_s": "" if limit is None
+                                       else f"{float(limit):.0f}"})
 
     def _on_register(self, event: dict[str, Any]) -> None:
         from mlflow.exceptions import MlflowException

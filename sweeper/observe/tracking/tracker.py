@@ -259,7 +259,9 @@ class MlflowTracker(Callback):
         self._infeasible()
 
     def _trial_end(self, trial_id: str) -> None:
-        row = self.recorder.rows.get(trial_id, {})
+        if trial_id not in self.recorder.rows:
+            return  # taken back before it started (the recorder keeps a row of every other)
+        row = self.recorder.rows[trial_id]
         findings = self.recorder.trial_findings(trial_id)
         tags = {"sweeper.score": row.get("score"), "sweeper.epochs": row.get("epochs")}
         tags.update({f"sweeper.{column}": row[column] for column in self.recorder.objective_columns
