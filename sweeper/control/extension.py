@@ -77,15 +77,21 @@ def plan_extension(folder: Path, meta: SweepMeta, spec: SweepSpec, status: Sweep
     # an ended sweep gets N more than it ran; an interrupted or crashed one is still owed
     # the rest of its budget, and N more
     owed = budget if status in (SweepStatus.INTERRUPTED, SweepStatus.CRASHED) else started
-    total = max(owed, started) + trials if trials is not None else max(budget, started)
+    base = max(owed, started)
+    total = base + trials if trials is not None else max(budget, started)
     grid = planned_trials(spec) if spec.search.algorithm == "grid" else None
     if grid is not None and total > grid:
-        left = grid - started
-        raise UserInputError(
-            f"sweep {name!r} searches a grid of {grid} points and has started {started}: "
-            + (f"at most {left} more (--trials {left})" if left > 0 else
-               "the search space is exhausted, every point was tried. Widen the space in a "
-               "new sweep (`sweeper run FILE --name NEW`)"))
+        left = grid - base
+        if left > 0:
+            why = f"at most {left} more (--trials {left})"
+        elif base > started:
+            why = (f"every point is in its budget already; `sweeper resume {name}` runs "
+                   "the rest")
+        else:
+            why = ("the search space is exhausted, every point was tried. Widen the space "
+                   "in a new sweep (`sweeper run FILE --name NEW`)")
+        raise UserInputError(f"sweep {name!r} searches a grid of {grid} points and has "
+                             f"started {started}: {why}")
     if trials is None and total <= started:
         raise UserInputError(
             f"sweep {name!r} started all {started} trials of its budget; give --trials N "

@@ -133,9 +133,7 @@ def extend_request(view: SweepView, runs_dir: Path, trials: int | None,
             f"sweep {name!r} is stopping ({view.stopping.value}); extend it once it has "
             "ended, which continues the same sweep")
     if view.phase == DriverPhase.ENDING:
-        raise UserInputError(
-            f"sweep {name!r}'s trials have ended and it is finishing; run the same "
-            "`sweeper extend` once it has finished, which continues the same sweep")
+        raise DriverEnding(f"sweep {name!r}'s trials have ended and it is finishing")
     spec = load_spec_for(name, runs_dir).spec
     if trials and spec.search.algorithm == "grid":
         grid = planned_trials(spec)
@@ -148,11 +146,12 @@ def extend_request(view: SweepView, runs_dir: Path, trials: int | None,
 
 def wait_until_ended(folder: Path, timeout_s: float | None = None,
                      sleep: Callable[[float], None] = time.sleep) -> SweepView:
-    """Until the sweep is no longer running (ended, or its driver died)."""
+    """Until the sweep is no longer running (ended, or its driver died) and its driver has
+    let go of it (a new driver may start then)."""
     started = time.monotonic()
     while True:
         view = SweepView.of(folder)
-        if view.status != SweepStatus.RUNNING:
+        if view.status != SweepStatus.RUNNING and view.driver != DriverState.ALIVE:
             return view
         if timeout_s is not None and time.monotonic() - started > timeout_s:
             return view

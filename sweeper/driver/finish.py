@@ -5,6 +5,7 @@ doctor's report is written, MLflow gets the summary, and sweep.json says how it 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +97,12 @@ def finish(tuner: Any, spec: SweepSpec, folder: Path, meta: SweepMeta, signals: 
         (str(folder / TRIALS_CSV), None), (str(folder / HISTORY_CSV), None)]
     model_folder = _model_folder(meta, best) if model_path is not None else None
     if model_path is not None and model_folder is not None:
-        artifacts.append((str(model_path), model_folder))
+        logged = model_path
+        if model_folder != "model":  # its own file: a replay of an earlier end's upload
+            logged = folder / model_folder / BEST_MODEL  # must not send this one
+            logged.parent.mkdir(exist_ok=True)
+            shutil.copyfile(model_path, logged)
+        artifacts.append((str(logged), model_folder))
         meta.model_artifact = f"{model_folder}/{BEST_MODEL}"
         meta.model_trial_id = best.trial_id if best is not None else None
     artifacts += [(str(p), "plots") for p in _plots(spec, folder, trials, best, notifier)]

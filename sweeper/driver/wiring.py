@@ -200,6 +200,7 @@ def components(spec: SweepSpec, folder: Path, started_at: float, check: ConfigCh
                               decisions, check, recorder.record_infeasible, budget,
                               start=start, warm=warm)
     scheduler = make_scheduler(spec, decisions, searcher, budget)
+    scheduler.started = recorder.has_row
     progress = ProgressPrinter(recorder, planned_trials(spec), spec.primary.objective(),
                                quiet=quiet, budget=budget)
     tracker = MlflowTracker(tracking, spec.name, folder, recorder, check.logged)

@@ -107,6 +107,10 @@ class SweepRecorder(Callback):
     def now(self) -> float:
         return round(time.time() - self.started_at, 3)
 
+    def has_row(self, trial_id: str) -> bool:
+        """Whether the trial started (or ended) as far as the tables know."""
+        return trial_id in self.rows
+
     @property
     def too_many_failures(self) -> bool:
         return self.consecutive_failed >= self.max_consecutive_failed
@@ -196,7 +200,7 @@ class SweepRecorder(Callback):
 
     def _finish(self, trial: Trial, result: dict[str, Any] | None,
                 error: Reason | None) -> None:
-        if self.decisions.withdrawn(trial.trial_id):
+        if self.decisions.withdrawn(trial.trial_id) and not self.has_row(trial.trial_id):
             return  # it never ran: no row (the searcher took it back)
         row = self._row(trial)
         if Status(row["status"]).terminal:

@@ -87,6 +87,8 @@ class RecordingScheduler(TrialScheduler):
         self.name = name
         self._epoch: dict[str, int] = {}
         self._controller: Any = None  # Tune's, as it hands itself to schedulers
+        # whether a trial ever started (the recorder has its row); wiring sets it
+        self.started: Callable[[str], bool] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -97,6 +99,12 @@ class RecordingScheduler(TrialScheduler):
         self.__dict__.update(state)
         if "recycler" not in state:  # pickled in tuner.pkl before workers were recycled
             self.recycler = WorkerRecycler(None)
+        self.__dict__.setdefault("started", None)  # pickled before stops took trials back
+
+    def has_started(self, trial_id: str) -> bool:
+        """A trial Tune requeued (a lost worker, a restore) has started, even without a
+        result; without the recorder's word, every trial counts as started."""
+        return self.started is None or self.started(trial_id)
 
     def tell_lost(self, trial: Trial) -> None:
         """Tell the searcher and the scheduler that Tune ended a trial without saying so
@@ -216,14 +224,16 @@ class RecordingScheduler(TrialScheduler):
                 tune_controller.stop_trial(trial)
             elif self.decisions.ended(trial.trial_id) is not None:
                 tune_controller.stop_trial(trial)  # e.g. its worker was killed for memory
+            elif self.budget.closed is not None and trial.status == trial.PENDING \
+                    and not self.has_started(trial.trial_id):
+                # a stop (also --now) ends running trials or lets them finish; one that
+                # never started is taken back: first the decision, so a crash in between
+                # leaves it to be withdrawn again, never recorded as a trial that ran
+                self.decisions.record(trial.trial_id, Decision.WITHDRAWN, 0, "sweep")
+                self.bridge.withdraw(trial.trial_id)
+                tune_controller.stop_trial(trial)
             elif over is not None:
                 self.decisions.record(trial.trial_id, Decision.ENDED, epoch, "sweep", over)
-                tune_controller.stop_trial(trial)
-            elif self.budget.closed is not None and trial.status == trial.PENDING \
-                    and not trial.last_result:
-                # a stop lets running trials finish; one that never started is taken back
-                self.bridge.withdraw(trial.trial_id)
-                self.decisions.record(trial.trial_id, Decision.WITHDRAWN, 0, "sweep")
                 tune_controller.stop_trial(trial)
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -46,8 +47,9 @@ class SteeringRequest:
         """A file that is no request sweeper wrote is refused here (ValueError, TypeError),
         never inside the driver's loop."""
         object.__setattr__(self, "kind", RequestKind(self.kind))
-        if not (isinstance(self.id, str) and isinstance(self.driver_id, str)):
-            raise TypeError("a request's id and driver_id are strings")
+        for value in (self.id, self.driver_id):  # they name files: hex, nothing else
+            if not (isinstance(value, str) and re.fullmatch(r"[0-9a-f]{12}", value)):
+                raise ValueError(f"a request's ids are 12 hex digits, got {value!r}")
         if self.trials is not None and (isinstance(self.trials, bool)
                                         or not isinstance(self.trials, int) or self.trials < 1):
             raise ValueError(f"trials must be a whole number above 0, got {self.trials!r}")

@@ -43,7 +43,6 @@ space:
 """
 
 BEAT = {**os.environ, "SWEEPER_HEARTBEAT_S": "1"}
-BEFORE = {m.split(".")[0] for m in sys.modules}  # what the test process had imported
 
 
 def space(tmp_path: Path, name: str, trials: int, epochs: int, target: str = "") -> Path:
@@ -175,11 +174,16 @@ def test_stop_now_ends_running_trials_as_stopped_by_user(tmp_path: Path,
     folder = runs / "now"
     driver = start(space(tmp_path, "now", trials=6, epochs=60), runs, ray_head)
     wait_for(lambda: (folder / "trials.csv").exists() and running_with_epochs(folder, 2, 2))
-    import sweeper as api  # the same from Python, in this (test) process
-
-    message = api.stop("now", now=True, wait=True, runs_dir=runs)
+    # the same from Python, in a process of its own (so its imports are its own)
+    probe = ("import sys, sweeper; print(sweeper.stop('now', now=True, wait=True, "
+             f"runs_dir={str(runs)!r})); print(sorted({{m.split('.')[0] for m in "
+             "sys.modules} & {'ray', 'tensorflow', 'keras'}))")
+    api = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=300)
+    assert api.returncode == 0, api.stdout + api.stderr
+    message, imported = api.stdout.strip().splitlines()[-2:]
     assert "stopping now" in message and message.endswith("the sweep stopped")
-    assert not {"ray", "tensorflow"} & {m.split(".")[0] for m in sys.modules} - BEFORE
+    assert imported == "[]"
     finish(driver)
     trials = assert_records_agree(runs, "now")
     ended = trials[trials["reason"] == "stopped_by_user"]
@@ -195,7 +199,7 @@ def test_extend_a_running_sweep_then_the_finished_sweep(tmp_path: Path,
                                                         ray_head: str) -> None:
     runs = tmp_path / "runs"
     folder = runs / "grown"
-    driver = start(space(tmp_path, "grown", trials=3, epochs=6), runs, ray_head)
+    driver = start(space(tmp_path, "grown", trials=3, epochs=20), runs, ray_head)
     wait_for(lambda: (folder / "trials.csv").exists() and running_with_epochs(folder, 1))
     grown = sweeper("extend", "grown", "--trials", "2", "--runs-dir", str(runs), env=BEAT)
     assert grown.returncode == 0, grown.stdout + grown.stderr

@@ -31,7 +31,7 @@ KUBE_FILES = sorted((DOCKER / "kubernetes").glob("*.yaml"))
 SBATCH = DOCKER / "slurm" / "sweep.sbatch"
 RAY_PORTS = {"6379", "8265", "10001"}
 SWEEPER_COMMANDS = ("run", "resume", "validate", "train", "status", "results", "export",
-                    "compare", "ui")
+                    "compare", "ui", "stop", "extend", "list")
 
 
 def load_all(path: Path) -> list[dict[str, Any]]:

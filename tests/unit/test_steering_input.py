@@ -170,16 +170,29 @@ def test_watch_imports_neither_ray_nor_tensorflow_and_ends_with_the_sweep(
     beat = Heartbeat("a" * 12, os.getpid(), socket.gethostname(), time.time(), time.time(),
                      1.0)
     beat.write(folder)
+    beating = threading.Event()
+
+    def keep_beating() -> None:  # the driver's thread, while the watch starts up
+        while not beating.wait(0.5):
+            beat.beat().write(folder)
+
+    threading.Thread(target=keep_beating, daemon=True).start()
     probe = ("import sys; from sweeper.cli import main; rc = main(['status', 'live', "
              f"'--watch', '--every', '0.2', '--runs-dir', {str(runs)!r}]); "
              "print(sorted({m.split('.')[0] for m in sys.modules} & "
              "{'ray', 'tensorflow', 'keras'})); sys.exit(rc)")
-    watch = subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
-    assert watch.poll() is None  # still watching a running sweep
-    set_meta(folder, status=SweepStatus.FINISHED)
-    out, err = watch.communicate(timeout=60)
+    log = tmp_path / "watch.log"
+    with log.open("w") as sink:
+        watch = subprocess.Popen([sys.executable, "-c", probe], stdout=sink,
+                                 stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 120
+        while "driver: alive" not in log.read_text() and time.monotonic() < deadline:
+            assert watch.poll() is None, log.read_text()  # still watching a running sweep
+            time.sleep(0.2)
+        set_meta(folder, status=SweepStatus.FINISHED)
+        beating.set()
+        watch.wait(timeout=60)
+    out = err = log.read_text()
     assert watch.returncode == 0, out + err
     assert "sweep live: running" in out and "driver: alive" in out
     assert out.rstrip().splitlines()[-2:] == ["sweep live finished", "[]"]
@@ -321,3 +334,92 @@ def test_a_file_that_is_no_request_is_answered_not_applied(tmp_path: Path) -> No
     answer = read_answer(folder, "x1")
     assert answer is not None and not answer.applied and "ignored" in answer.message
     assert budget.trials == 4 and not list((folder / "requests").glob("*.request.json"))
+
+
+def test_a_trial_waiting_to_start_at_a_stop_is_taken_back(tmp_path: Path) -> None:
+    """It never trained: no row, no told value; Optuna holds it as an orphan (FAIL, which
+    no sampler learns from) and asks its values first if the sweep is extended."""
+    from optuna.trial import TrialState
+    from ray.tune.schedulers import FIFOScheduler
+
+    from sweeper.config.load import loads
+    from sweeper.observe.recorder import SweepRecorder
+    from sweeper.pruning.decisions import DecisionLog
+    from sweeper.pruning.schedulers import RecordingScheduler
+    from sweeper.search.searcher import OptunaSearcher
+    from tests.unit.test_engine_parts import _Controller, _Trial
+
+    spec = loads("budget: {trials: 4, max_epochs: 2}\n"
+                 "space: {learning_rate: {float: [0.001, 0.01]}}\n").spec
+    log = DecisionLog(tmp_path / "decisions.jsonl")
+    budget = SweepBudget(None)
+    searcher = OptunaSearcher(spec, tmp_path / "study.journal", 4, False, log, None,
+                              lambda *_: None, budget)
+    config = searcher.suggest("waiting")
+    assert config is not None and searcher.issued == 1
+    scheduler = RecordingScheduler(FIFOScheduler(), log, 2, "fifo", searcher, budget)
+    recorder = SweepRecorder(tmp_path, log, ["learning_rate"], time.time(), 3, budget)
+    scheduler.started = recorder.has_row  # as the wiring does
+    retried = _Trial("retried", None)  # PENDING again: Tune requeued it after a lost worker
+    retried.config = {"number": 9, "params": {}}
+    recorder.on_trial_start(0, [], retried)  # type: ignore[arg-type]
+    waiting = _Trial("waiting", None)  # PENDING, never started
+    controller = _Controller([retried, waiting])
+    budget.close(StopCause.USER)
+    assert scheduler.choose_trial_to_run(controller) is None
+    assert controller.stopped == [waiting] and log.withdrawn("waiting")
+    assert not log.withdrawn("retried")  # it started: it runs to its end
+    assert searcher.issued == 0 and not searcher.accepts_trials()
+    states = [t.state for t in searcher.study.trials]
+    assert states == [TrialState.FAIL, TrialState.WAITING]  # the orphan, asked again next
+    assert searcher.study.trials[1].params == config["params"] or \
+        searcher.study.trials[1].system_attrs["fixed_params"] == config["params"]
+    recorder.on_trial_complete(0, [], waiting)  # type: ignore[arg-type]
+    assert list(recorder.rows) == ["retried"]  # no row for the one taken back
+
+
+def test_an_extended_end_logs_a_changed_best_model_beside_the_first() -> None:
+    """A version registered at an earlier end keeps its file: a later end whose best
+    changed logs under model-<end>/, one whose best is the same logs none again."""
+    from sweeper.driver.finish import _model_folder
+
+    meta = SweepMeta(name="m", source_file="f", base_dir=".", spec_sha256="0", overrides={},
+                     experiment_path="e", started_at=0.0)
+    first = type("Best", (), {"trial_id": "t1"})()
+    assert _model_folder(meta, first) == "model"  # type: ignore[arg-type]
+    meta.ends, meta.model_artifact, meta.model_trial_id = 1, "model/best_model.keras", "t1"
+    assert _model_folder(meta, first) is None  # type: ignore[arg-type]
+    assert _model_folder(meta, type("Best", (), {"trial_id": "t9"})()) == "model-1"  # type: ignore[arg-type]
+
+
+def test_an_ended_sweeps_time_extension_counts_from_the_time_restored(tmp_path: Path) -> None:
+    steer, budget, folder = steering(tmp_path)
+    budget.spent_before_s = 3600.0  # what Tune's saved state says the sweep ran
+    meta = SweepMeta.read(folder)
+    meta.pending_time_s = 600.0  # `sweeper extend NAME --time-limit 10m`, as it ended
+    steer.attach(meta, None, _Beat())  # type: ignore[attr-defined, arg-type]
+    steer.setup()  # type: ignore[attr-defined]
+    assert budget.time_limit_s == pytest.approx(4200.0, abs=5)
+    on_disk = SweepMeta.read(folder)
+    assert on_disk.pending_time_s is None
+    assert on_disk.overrides["time_limit"] == pytest.approx(4200.0, abs=5)
+    steer.sync()  # a later restore of the same driver's record adds nothing again
+    assert budget.time_limit_s == pytest.approx(4200.0, abs=5)
+
+
+def test_a_request_applied_before_its_driver_died_is_reported_applied(tmp_path: Path) -> None:
+    from sweeper.control.steer import ask_driver
+    from sweeper.store.sweep_view import SweepView
+
+    runs = tmp_path / "runs"
+    folder = write_sweep(runs, "applied")
+    request = SteeringRequest.new(RequestKind.STOP, "e" * 12)
+    set_meta(folder, steerable=True, status=SweepStatus.RUNNING,
+             applied_requests=[request.id], stop_cause=StopCause.USER)
+    Heartbeat("e" * 12, os.getpid(), socket.gethostname(), time.time(), time.time(),
+              1.0).write(folder)
+    view = SweepView.of(folder)
+    dead_driver(folder)  # it died after sweep.json said so, before it answered
+    asked = ask_driver(view, request, wait_s=10)
+    assert asked.answer is not None and asked.answer.applied
+    assert asked.message() == "already applied"
