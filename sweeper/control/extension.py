@@ -14,7 +14,8 @@ from sweeper.status import SweepStatus
 from sweeper.store.meta import SweepMeta
 from sweeper.store.study import issued_trials, open_study
 
-__all__ = ["Extension", "check_amounts", "plan_extension", "started_trials"]
+__all__ = ["Extension", "check_amounts", "grid_overrun", "grid_trials", "plan_extension",
+           "started_trials"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,30 @@ def check_amounts(trials: int | None, time_s: float | None) -> None:
                              f"2h), got {time_s!r}")
 
 
+def grid_trials(spec: SweepSpec) -> int | None:
+    """A grid's size (the most trials it can have), else None."""
+    return planned_trials(spec) if spec.search.algorithm == "grid" else None
+
+
+def grid_overrun(spec: SweepSpec | int | None, budget: int, started: int,
+                 more: int) -> str | None:
+    """Why ``more`` trials beyond a budget of ``budget`` do not fit the sweep's grid (its
+    spec, or its size), or None when they fit or it searches no grid. The one rule for the
+    client's checks and the running driver's."""
+    grid = grid_trials(spec) if isinstance(spec, SweepSpec) else spec
+    if grid is None or budget + more <= grid:
+        return None
+    left = grid - budget
+    if left > 0:
+        return (f"the grid has {grid} points and the budget holds {budget} of them: at "
+                f"most {left} more (--trials {left})")
+    if budget > started:
+        return (f"the grid's {grid} points are all in the budget already ({started} "
+                "started): the sweep tries the rest")
+    return (f"the grid's {grid} points were all tried: the search space is exhausted. "
+            "Widen the space in a new sweep (`sweeper run FILE --name NEW`)")
+
+
 def started_trials(folder: Path, spec: SweepSpec) -> int:
     """Trials the sweep has started (its study's count; 0 before the study exists)."""
     try:
@@ -79,19 +104,11 @@ def plan_extension(folder: Path, meta: SweepMeta, spec: SweepSpec, status: Sweep
     owed = budget if status in (SweepStatus.INTERRUPTED, SweepStatus.CRASHED) else started
     base = max(owed, started)
     total = base + trials if trials is not None else max(budget, started)
-    grid = planned_trials(spec) if spec.search.algorithm == "grid" else None
-    if grid is not None and total > grid:
-        left = grid - base
-        if left > 0:
-            why = f"at most {left} more (--trials {left})"
-        elif base > started:
-            why = (f"every point is in its budget already; `sweeper resume {name}` runs "
-                   "the rest")
-        else:
-            why = ("the search space is exhausted, every point was tried. Widen the space "
-                   "in a new sweep (`sweeper run FILE --name NEW`)")
-        raise UserInputError(f"sweep {name!r} searches a grid of {grid} points and has "
-                             f"started {started}: {why}")
+    overrun = grid_overrun(spec, base, started, trials or 0)
+    if overrun is not None:
+        raise UserInputError(f"sweep {name!r}: {overrun}"
+                             + (f"; `sweeper resume {name}` runs the rest"
+                                if base > started else ""))
     if trials is None and total <= started:
         raise UserInputError(
             f"sweep {name!r} started all {started} trials of its budget; give --trials N "

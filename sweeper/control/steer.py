@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sweeper.control.extension import check_amounts, started_trials
+from sweeper.control.extension import check_amounts, grid_overrun, grid_trials, started_trials
 from sweeper.errors import UserInputError
 from sweeper.search.space import planned_trials
 from sweeper.status import DriverPhase, DriverState, SweepStatus
@@ -135,11 +135,12 @@ def extend_request(view: SweepView, runs_dir: Path, trials: int | None,
     if view.phase == DriverPhase.ENDING:
         raise DriverEnding(f"sweep {name!r}'s trials have ended and it is finishing")
     spec = load_spec_for(name, runs_dir).spec
-    if trials and spec.search.algorithm == "grid":
-        grid = planned_trials(spec)
-        if started_trials(view.folder, spec) >= grid:
-            raise UserInputError(f"sweep {name!r} searches a grid of {grid} points, all "
-                                 "started: the search space is exhausted")
+    if trials and grid_trials(spec) is not None:  # the driver checks again, with its count
+        meta = view.meta
+        budget = meta.trial_budget if meta.trial_budget is not None else planned_trials(spec)
+        overrun = grid_overrun(spec, budget, started_trials(view.folder, spec), trials)
+        if overrun is not None:
+            raise UserInputError(f"sweep {name!r}: {overrun}")
     assert view.heartbeat is not None
     return SteeringRequest.new(RequestKind.EXTEND, view.heartbeat.driver_id, trials, time_s)
 

@@ -17,6 +17,7 @@ from typing import Any
 from sweeper.config.loaded import LoadedSpec
 from sweeper.config.overrides import Overrides
 from sweeper.config.schema import SweepSpec
+from sweeper.control.extension import grid_trials
 from sweeper.driver import wiring
 from sweeper.driver.cluster import check_resources, connect, nodes
 from sweeper.driver.finish import SweepOutcome, finish
@@ -51,7 +52,7 @@ from sweeper.store.layout import (
 from sweeper.store.meta import SweepMeta
 from sweeper.store.specs import write_discovery
 
-__all__ = ["SweepOutcome", "grid_points", "resumable", "run_sweep", "sweep_start_event",
+__all__ = ["SweepOutcome", "resumable", "run_sweep", "sweep_start_event",
            "text_sha"]
 
 
@@ -107,7 +108,7 @@ def run_sweep(loaded: LoadedSpec, overrides: Overrides, runs_dir: Path, address:
                                       warm=warm.trials if warm else None)
             steering = Steering(folder, parts.budget, parts.searcher, parts.tracker,
                                 spec.primary.objective(), spec.budget.target,
-                                grid_points(spec))
+                                grid_trials(spec))
             trainable = wiring.trainable(loaded, spec, kind, dataset)  # data to the object store
             meta = SweepMeta(
                 name=spec.name, source_file=str(Path(loaded.doc.file).resolve()),
@@ -160,11 +161,6 @@ def resumable(meta: SweepMeta) -> bool:
             _find_newest_experiment_checkpoint(meta.experiment_path) is not None)
     except Exception:  # an unreachable storage URI: let resume say what fails
         return True
-
-
-def grid_points(spec: SweepSpec) -> int | None:
-    """A grid's size (the most trials it can have), else None."""
-    return planned_trials(spec) if spec.search.algorithm == "grid" else None
 
 
 def sweep_start_event(spec: SweepSpec, text: str,

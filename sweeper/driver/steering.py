@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
+from sweeper.control.extension import grid_overrun
 from sweeper.notify import Notifier
 from sweeper.objective import Objective
 from sweeper.observe.tracking.events import EventKind
@@ -190,14 +191,9 @@ class Steering(Callback):
         if self.budget.over() is not None:
             return ("the sweep reached its time limit and its trials are ending; extend it "
                     "once it has ended, which continues the same sweep")
-        trials = self.budget.trials
-        if request.trials and self.grid_points is not None and trials is not None:
-            left = self.grid_points - trials
-            if request.trials > left:
-                return (f"the grid has {self.grid_points} points and the budget holds "
-                        f"{trials} of them; at most {left} more" if left > 0 else
-                        f"the grid has {self.grid_points} points, all in the budget "
-                        "already: the search space is exhausted")
+        if request.trials and self.budget.trials is not None:
+            return grid_overrun(self.grid_points, self.budget.trials, self.searcher.issued,
+                                request.trials)
         return None
 
     def _extend(self, request: SteeringRequest, meta: SweepMeta) -> str:
