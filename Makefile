@@ -29,11 +29,16 @@ demo: install
 	$(BIN)/sweeper validate search_spaces/quickstart.yaml
 	$(BIN)/sweeper run search_spaces/quickstart.yaml --name quickstart-$$(date +%Y%m%d-%H%M%S)
 
+# Two pytest-xdist workers, a test at a time each (the tests that share a module's sweep
+# form one xdist_group); each worker has its own Ray head. The slowest tests end the output.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
+
 test: install lint
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 test-fast: install
-	$(BIN)/python -m pytest tests/unit
+	$(PYTEST) tests/unit
 
 lint: install
 	$(BIN)/ruff check .

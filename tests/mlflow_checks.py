@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
 from sweeper.store.tables import is_param_column
+from tests.events import PATIENCE_S
 
 RUN_STATUS = {"completed": "FINISHED", "stopped_early": "FINISHED", "pruned": "KILLED",
               "failed": "FAILED", "infeasible": "FAILED"}
@@ -82,8 +83,9 @@ class MlflowServer:
              "--backend-store-uri", f"sqlite:///{self.folder / 'server.db'}",
              "--artifacts-destination", str(self.folder / "artifacts")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={**os.environ, "MLFLOW_TRACKING_URI": ""})
-        deadline = time.monotonic() + 120
+            env={**os.environ, "MLFLOW_TRACKING_URI": "",
+                 "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})  # sweeper runs no GenAI jobs
+        deadline = time.monotonic() + PATIENCE_S
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as response:
@@ -96,5 +98,5 @@ class MlflowServer:
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(timeout=60)
+            self.process.wait(timeout=PATIENCE_S)
             self.process = None

@@ -9,10 +9,13 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from tests.events import PATIENCE_S
 
 VENV_BIN = Path(sys.executable).parent
 RAY = str(VENV_BIN / "ray") if (VENV_BIN / "ray").exists() else shutil.which("ray") or "ray"
@@ -23,6 +26,40 @@ ray.init(address=sys.argv[1], logging_level="ERROR")
 print(json.dumps([{"id": n["NodeID"], "head": "node:__internal_head__" in n["Resources"],
                    "gpus": n["Resources"].get("GPU", 0)} for n in ray.nodes() if n["Alive"]]))
 """
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def session_processes(leader: int) -> list[int]:
+    """Every live process of the session ``leader`` leads (/proc/PID/stat: field 6)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[3]) == leader and fields[0] != "Z":  # not a zombie
+                found.append(int(stat.parent.name))
+    return found
+
+
+def kill_session(leader: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader, sig)
+    for pid in session_processes(leader):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def stop_session(leader: int) -> None:
+    """As a machine dies: SIGKILL to every process of the session, until none is left
+    (SIGTERM first only made the suite wait: `ray start --block` outlives it by 20 s)."""
+    kill_session(leader)
+    deadline = time.monotonic() + PATIENCE_S
+    while session_processes(leader) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 class RayNode:
@@ -40,41 +77,26 @@ class RayNode:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, sig)
-        for pid in self.session():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
+        kill_session(self.process.pid, sig)
 
     def session(self) -> list[int]:
-        """Every process of this node's session (/proc/PID/stat: session is field 6)."""
-        found = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                fields = stat.read_text().rpartition(")")[2].split()
-                if int(fields[3]) == self.process.pid and fields[0] != "Z":  # not a zombie
-                    found.append(int(stat.parent.name))
-        return found
+        """Every process of this node's session."""
+        return session_processes(self.process.pid)
 
     def stop(self) -> None:
-        self.kill(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=20)
-        self.kill(signal.SIGKILL)  # what SIGTERM left behind (gcs_server lingers)
-        self.process.wait(timeout=20)
-        deadline = time.monotonic() + 20
-        while self.session() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        stop_session(self.process.pid)
+        self.process.wait(timeout=PATIENCE_S)
 
 
 def alive_nodes(address: str) -> list[dict[str, object]]:
     result = subprocess.run([sys.executable, "-c", LIST_NODES, address], capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "RAY_AUTH_MODE": "token"})
+                            text=True, timeout=PATIENCE_S,
+                            env={**os.environ, "RAY_AUTH_MODE": "token"})
     return json.loads(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else []
 
 
 def wait_for_nodes(address: str, count: int) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + PATIENCE_S
     while time.monotonic() < deadline:
         nodes = alive_nodes(address)
         if len(nodes) == count:

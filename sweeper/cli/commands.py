@@ -276,9 +276,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
           "(Ctrl-C stops it)", flush=True)
     if links:
         print("each sweep's runs:\n" + "\n".join(links), flush=True)
-    # the server's INFO lines (creating its database, its job runner) are not for the user
+    # the server's INFO lines (creating its database) are not for the user, nor is its job
+    # runner (GenAI evaluation jobs: a pool of processes, and a folder in /dev/shm it leaves)
     env = {**os.environ, "MLFLOW_LOGGING_LEVEL": os.environ.get("MLFLOW_LOGGING_LEVEL")
-           or "WARNING"}
+           or "WARNING", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": os.environ.get(
+               "MLFLOW_SERVER_ENABLE_JOB_EXECUTION") or "false"}
     try:
         return subprocess.call(command, env=env)
     except FileNotFoundError as exc:

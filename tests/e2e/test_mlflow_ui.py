@@ -18,6 +18,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import free_port, sweeper, write_space
+from tests.events import PATIENCE_S
 from tests.sweep_on_disk import write_sweep
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -64,11 +65,11 @@ def ui(tmp_path: Path, ray_head: str) -> Iterator[tuple[str, Path]]:
         yield link.strip(), runs
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        process.wait(timeout=PATIENCE_S)
 
 
 def wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + PATIENCE_S
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2):
@@ -99,18 +100,18 @@ def test_ui_lists_the_sweep_and_compares_two_trials(ui: tuple[str, Path]) -> Non
         page.goto(link)  # the printed link, not MLflow's GenAI front page
         # The experiment's name shows in the header before the runs table has loaded,
         # so wait for the table's own count: the parent and its three children.
-        page.wait_for_selector("text=4 matching runs", timeout=90_000)
+        page.wait_for_selector("text=4 matching runs", timeout=PATIENCE_S * 1000)
         parent_row = page.locator('[role="row"]', has_text="browsed")
         parent_row.locator('button[data-component-id*="runnamecellrenderer"]').first.click()
         for name in ("trial-000", "trial-001", "trial-002"):
-            page.wait_for_selector(f"text={name}", timeout=30_000)
+            page.wait_for_selector(f"text={name}", timeout=PATIENCE_S * 1000)
         page.screenshot(path=str(ARTIFACTS / "mlflow-runs.png"), full_page=True)
         for name in ("trial-000", "trial-001"):
             page.locator('[role="row"]', has_text=name).locator(
                 'input[aria-label^="Press Space to toggle row selection"]').first.check()
         page.get_by_role("button", name="Compare").first.click()
-        page.wait_for_url("**/compare-runs**", timeout=30_000)
-        page.wait_for_selector("text=Comparing 2 Runs", timeout=30_000)
+        page.wait_for_url("**/compare-runs**", timeout=PATIENCE_S * 1000)
+        page.wait_for_selector("text=Comparing 2 Runs", timeout=PATIENCE_S * 1000)
         body = page.inner_text("body")
         assert "trial-000" in body and "trial-001" in body
         page.screenshot(path=str(ARTIFACTS / "mlflow-compare.png"), full_page=True)
@@ -128,7 +129,7 @@ def test_ui_on_another_host_warns(tmp_path: Path) -> None:
         warning = process.stderr.readline()
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        process.wait(timeout=PATIENCE_S)
     assert "warning: the MLflow UI will listen on 0.0.0.0" in warning
     assert "no login" in warning
 
@@ -151,7 +152,7 @@ def test_ui_prints_each_sweeps_runs_link_and_not_mlflows_info_lines(tmp_path: Pa
         alpha = client.create_experiment("alpha")
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        process.wait(timeout=PATIENCE_S)
     text = log.read_text()
     for line in MLFLOW_INFO:
         assert line not in text, text
@@ -168,5 +169,5 @@ def test_ui_prints_each_sweeps_runs_link_and_not_mlflows_info_lines(tmp_path: Pa
             os.killpg(named.pid, signal.SIGTERM)
     assert lines[1:] == ["each sweep's runs:\n",
                          f"  alpha: {url}/#/experiments/{alpha}/runs\n"], lines
-    result = sweeper("ui", "gamma", "--runs-dir", str(runs), timeout=60)
+    result = sweeper("ui", "gamma", "--runs-dir", str(runs), timeout=PATIENCE_S)
     assert result.returncode == 2 and "no sweep named 'gamma'" in result.stderr

@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from sweeper.store.tables import read_table
 from tests.conftest import free_port, sweeper, write_space
+from tests.events import PATIENCE_S, completed, running_with_epochs, wait_for
 from tests.mlflow_checks import MlflowServer, assert_sweep_in_mlflow
 from tests.optuna_checks import assert_study_matches_trials
 
@@ -42,20 +42,6 @@ def start(path: Path, runs: Path, address: str, *extra: str) -> subprocess.Popen
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(check: object, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.3)
-    raise AssertionError("timed out waiting")
-
-
-def completed(table: Path) -> int:
-    frame = read_table(table)
-    return 0 if frame.empty else int((frame["status"] == "completed").sum())
-
-
 def test_sigkill_driver_then_resume_counts_every_trial_once(tmp_path: Path,
                                                             ray_head: str) -> None:
     path = write_space(tmp_path, "killed", DIGITS % {"trials": 8, "epochs": 3,
@@ -63,10 +49,11 @@ def test_sigkill_driver_then_resume_counts_every_trial_once(tmp_path: Path,
     runs = tmp_path / "runs"
     driver = start(path, runs, ray_head)
     table = runs / "killed" / "trials.csv"
-    wait_for(lambda: completed(table) >= 3)
-    time.sleep(2)
+    # the kill comes with trials done and a trial in flight that has trained
+    wait_for(lambda: completed(table) >= 3 and running_with_epochs(table, 1),
+             "3 trials completed and one running with an epoch")
     driver.kill()  # SIGKILL: no handler runs, nothing is closed
-    driver.communicate(timeout=60)
+    driver.communicate(timeout=PATIENCE_S)
     # any terminal sees the dead driver at once (its process is gone), and how to go on
     status = sweeper("status", "killed", "--runs-dir", str(runs))
     assert status.stdout.startswith("sweep killed: crashed"), status.stdout
@@ -94,11 +81,12 @@ def _kill_worker_and_check_the_restart(tmp_path: Path, ray_head: str, name: str,
     runs = tmp_path / "runs"
     driver = start(path, runs, ray_head)
     history = runs / name / "history.csv"
-    wait_for(lambda: len(read_table(history)) >= after_epochs)
+    wait_for(lambda: len(read_table(history)) >= after_epochs,
+             f"{after_epochs} epochs in history.csv")
     before = read_table(history)
     pid = int(read_table(runs / name / "trials.csv")["pid"].iloc[0])
     os.kill(pid, signal.SIGKILL)  # the trial's worker process dies mid-epoch
-    out, err = driver.communicate(timeout=600)
+    out, err = driver.communicate(timeout=PATIENCE_S)
     assert driver.returncode == 0, out + err
     trials = read_table(runs / name / "trials.csv")
     assert len(trials) == 1 and trials["status"].iloc[0] == "completed"
@@ -165,7 +153,7 @@ def test_consecutive_failures_stop_the_sweep_with_a_message(tmp_path: Path,
         """)
     runs = tmp_path / "runs"
     result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
-                     timeout=300)
+                     timeout=PATIENCE_S)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "stopped after 3 failed trials in a row" in result.stderr
     trials = read_table(runs / "hopeless" / "trials.csv")
@@ -184,25 +172,31 @@ def test_consecutive_failures_stop_the_sweep_with_a_message(tmp_path: Path,
 
 def test_time_limit_ends_every_trial_in_flight_as_pruned(tmp_path: Path,
                                                         ray_head: str) -> None:
-    # 25 s: the first epoch ends about 11 s after the start on a loaded 2-core machine
-    # (TensorFlow's start in the worker, tracing); the limit must come after it, while the
-    # trials still have most of their epochs to go
-    path = write_space(tmp_path, "timed", DIGITS.replace(
-        "max_epochs: %(epochs)d}", "max_epochs: %(epochs)d, time_limit: 25s}") % {
-        "trials": 30, "epochs": 300, "concurrency": 2})
+    # the limit comes once two trials are in flight with an epoch each, whatever the
+    # machine's speed: `extend --time-limit 1s` on a sweep with none is a limit one second
+    # from now, the same limit (the budget's) that budget.time_limit sets from the start
+    path = write_space(tmp_path, "timed", DIGITS % {"trials": 30, "epochs": 300,
+                                                    "concurrency": 2})
     runs = tmp_path / "runs"
-    started = time.monotonic()
-    result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
-                     timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "time limit reached" in result.stdout
-    assert time.monotonic() - started < 120
-    trials = read_table(runs / "timed" / "trials.csv")
-    assert 1 <= len(trials) < 30  # the limit came before the trials ran out
+    table = runs / "timed" / "trials.csv"
+    driver = start(path, runs, ray_head)
+    try:
+        wait_for(lambda: running_with_epochs(table, 2), "2 trials running with an epoch")
+        limited = sweeper("extend", "timed", "--time-limit", "1s", "--runs-dir", str(runs))
+        assert limited.returncode == 0, limited.stdout + limited.stderr
+        out, err = driver.communicate(timeout=PATIENCE_S)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert driver.returncode == 0, out + err
+    assert "time limit reached" in out
+    trials = read_table(table)
+    assert 2 <= len(trials) < 30  # the limit came before the trials ran out
+    assert (trials["epochs"] < 300).all()  # ... and before any trial's epochs did
     assert trials["ended_s"].notna().all()
     assert trials["status"].isin(["completed", "pruned"]).all(), trials[["status", "reason"]]
     cut = trials[trials["status"] == "pruned"]
-    assert len(cut) >= 1 and (cut["reason"] == "time_limit").all()
+    assert len(cut) >= 2 and (cut["reason"] == "time_limit").all()
     assert_study_matches_trials(runs / "timed", "timed", trials)
     assert_sweep_in_mlflow(f"sqlite:///{runs / 'mlflow.db'}", "timed", trials,
                            read_table(runs / "timed" / "history.csv"))
@@ -224,7 +218,7 @@ def test_a_trial_tune_cannot_place_on_a_reused_worker_is_recorded(tmp_path: Path
     runs = tmp_path / "runs"
     env = {**os.environ, "TUNE_FUNCTION_THREAD_TIMEOUT_S": "0"}
     result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", "local",
-                     env=env, timeout=400)
+                     env=env, timeout=PATIENCE_S)
     assert result.returncode == 0, result.stdout + result.stderr
     trials = read_table(runs / "unplaced" / "trials.csv")
     assert len(trials) == 4 and trials["ended_s"].notna().all()
@@ -241,7 +235,7 @@ def test_unwritable_runs_dir_is_refused_before_any_work(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     path = write_space(tmp_path, "nowhere", DIGITS % {"trials": 1, "epochs": 1,
                                                       "concurrency": 1})
-    result = sweeper("run", str(path), "--runs-dir", str(blocker / "runs"), timeout=120)
+    result = sweeper("run", str(path), "--runs-dir", str(blocker / "runs"), timeout=PATIENCE_S)
     assert result.returncode == 2
     assert "cannot write to" in result.stderr and "--runs-dir" in result.stderr
     assert "Traceback" not in result.stderr
@@ -334,9 +328,10 @@ def test_a_sweep_that_ended_while_mlflow_was_down_is_completed_by_resume(
     driver = start(path, runs, ray_head, "--tracking-uri", server.uri,
                    "--register-model", "ended-down-cnn")
     try:
-        wait_for(lambda: completed(runs / "ended-down" / "trials.csv") >= 1)
+        wait_for(lambda: completed(runs / "ended-down" / "trials.csv") >= 1,
+                 "a trial completed")
         server.stop()  # down from here to the sweep's end
-        out, err = driver.communicate(timeout=600)
+        out, err = driver.communicate(timeout=PATIENCE_S)
         assert driver.returncode == 0, out + err
         assert "not written yet" in out and "sweeper resume ended-down" in out
         server.start()
@@ -415,12 +410,12 @@ def test_a_failed_trial_stays_failed_across_a_resume(tmp_path: Path, ray_head: s
     driver = start(path, runs, ray_head)
     table, history = runs / "died" / "trials.csv", runs / "died" / "history.csv"
     try:
-        wait_for(lambda: len(read_table(history)) >= 2)
+        wait_for(lambda: len(read_table(history)) >= 2, "2 epochs in history.csv")
         os.kill(int(read_table(table)["pid"].iloc[0]), signal.SIGKILL)
-        wait_for(lambda: (read_table(table)["status"] == "failed").any())
-        wait_for(lambda: len(read_table(table)) >= 2)
+        wait_for(lambda: (read_table(table)["status"] == "failed").any(), "a failed trial")
+        wait_for(lambda: len(read_table(table)) >= 2, "a second trial")
         driver.send_signal(signal.SIGINT)
-        out, err = driver.communicate(timeout=120)
+        out, err = driver.communicate(timeout=PATIENCE_S)
         assert driver.returncode == 130, out + err
     finally:
         if driver.poll() is None:

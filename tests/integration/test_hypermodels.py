@@ -22,6 +22,7 @@ from sweeper.config import loads
 from sweeper.data.dataset import load_dataset
 from sweeper.store.tables import is_param_column, param_column, read_table
 from tests.conftest import sweeper, write_space
+from tests.events import PATIENCE_S
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -107,7 +108,7 @@ def test_kerastuners_own_build_model_sweeps_exports_and_trains(tmp_path: Path,
              "print(sorted({m.split('.')[0] for m in sys.modules} & "
              "{'tensorflow', 'keras', 'keras_tuner'}))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=120, cwd=ROOT)
+                            timeout=PATIENCE_S, cwd=ROOT)
     assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
     exported = yaml.safe_load(best.read_text())
     row = trials.set_index("trial_id").loc[exported["provenance"]["trial_id"]]

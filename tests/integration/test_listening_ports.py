@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_space
+from tests.events import PATIENCE_S
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -91,11 +92,11 @@ def test_a_local_sweep_listens_beyond_loopback_only_through_ray(tmp_path: Path) 
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "RAY_AUTH_MODE": "token"})
     seen: set[tuple[int, str, str, int]] = set()
-    deadline = time.monotonic() + 540
+    deadline = time.monotonic() + PATIENCE_S
     while driver.poll() is None and time.monotonic() < deadline:
         seen |= listeners_of_tree(driver.pid)
         time.sleep(0.3)
-    stdout, stderr = driver.communicate(timeout=60)
+    stdout, stderr = driver.communicate(timeout=PATIENCE_S)
     assert driver.returncode == 0, stdout + stderr
 
     commands = {command for _, command, _, _ in seen}

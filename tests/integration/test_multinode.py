@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 
 from sweeper.store.tables import read_table
-from tests.conftest import sweeper, write_space
+from tests.conftest import sweeper, without_ray_settings, write_space
+from tests.events import PATIENCE_S
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+# one worker runs the module: its tests share what its module fixture made
+pytestmark = [pytest.mark.slow, pytest.mark.integration,
+              pytest.mark.xdist_group("cluster-utils-cluster")]
 
 SPACE = """\
 data: {source: digits}
@@ -46,7 +49,7 @@ def cluster(ray_token: str) -> Iterator[dict[str, object]]:
         yield info
     finally:
         process.terminate()
-        process.wait(timeout=120)
+        process.wait(timeout=PATIENCE_S)
 
 
 def test_trials_run_on_both_worker_nodes(tmp_path: Path, cluster: dict[str, object]) -> None:
@@ -67,17 +70,17 @@ def test_multi_node_without_shared_storage_is_refused(tmp_path: Path,
                                                       cluster: dict[str, object]) -> None:
     path = write_space(tmp_path, "local-storage", SPACE)
     result = sweeper("run", str(path), "--runs-dir", str(tmp_path / "runs"), "--address",
-                     str(cluster["address"]), timeout=180)
+                     str(cluster["address"]), timeout=PATIENCE_S)
     assert result.returncode == 2
     assert "several nodes" in result.stderr and "--storage" in result.stderr
 
 
 def test_the_cluster_requires_the_token(tmp_path: Path, cluster: dict[str, object]) -> None:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+    env = {**without_ray_settings(),
            "RAY_AUTH_MODE": "disabled"}
     path = write_space(tmp_path, "no-auth", SPACE)
     result = sweeper("run", str(path), "--runs-dir", str(tmp_path / "runs"), "--address",
                      str(cluster["address"]), "--storage", str(tmp_path / "s"), env=env,
-                     timeout=180)
+                     timeout=PATIENCE_S)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "token authentication" in result.stderr and "RAY_AUTH_TOKEN" in result.stderr

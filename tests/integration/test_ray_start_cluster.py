@@ -18,6 +18,7 @@ import pytest
 
 from sweeper.store.tables import read_table
 from tests.conftest import free_port, write_space
+from tests.events import PATIENCE_S
 from tests.ray_nodes import RayNode, alive_nodes, wait_for_nodes
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -74,7 +75,7 @@ def test_trials_run_on_both_nodes_and_survive_losing_one(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     history = runs / "two-nodes" / "history.csv"
     trials_csv = runs / "two-nodes" / "trials.csv"
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + PATIENCE_S
     while time.monotonic() < deadline and sweep.poll() is None:
         frame = read_table(trials_csv)
         if "node_id" in frame and ((frame["node_id"] == ids["worker"])
@@ -90,7 +91,7 @@ def test_trials_run_on_both_nodes_and_survive_losing_one(
         time.sleep(0.3)
     assert sweep.poll() is None, "the sweep ended before the second node could be killed"
     worker.kill()  # the second machine dies: raylet, its workers, everything it started
-    out, err = sweep.communicate(timeout=600)
+    out, err = sweep.communicate(timeout=PATIENCE_S)
     assert sweep.returncode == 0, out + err
     assert "Traceback" not in err, err
     assert "lost its worker" in out and "retrying from its last checkpoint" in out
@@ -106,24 +107,19 @@ def test_trials_run_on_both_nodes_and_survive_losing_one(
     assert (tmp_path / "shared" / "two-nodes").is_dir()  # checkpoints on the shared storage
 
 
-def test_stopping_a_test_cluster_leaves_the_users_own_ray_running(ray_token: str) -> None:
+def test_stopping_a_test_cluster_leaves_the_users_own_ray_running(ray_token: str,
+                                                                  users_ray: str) -> None:
     """The shared ray_head fixture stops its head as RayNode.stop does: that one `ray
     start` and everything it started, and not (as `ray stop --force` did) a user's own
-    cluster on the same machine."""
-    users_port, tests_port = free_port(), free_port()
-    users = RayNode("--head", f"--port={users_port}", f"--ray-client-server-port={free_port()}",
+    cluster on the same machine (the session's stand-in for one, which the session's end
+    checks again, with its record)."""
+    tests_port = free_port()
+    tests = RayNode("--head", f"--port={tests_port}", f"--ray-client-server-port={free_port()}",
                     "--num-cpus=1", "--include-dashboard=false")
-    try:
-        wait_for_nodes(f"127.0.0.1:{users_port}", 1)
-        tests = RayNode("--head", f"--port={tests_port}",
-                        f"--ray-client-server-port={free_port()}", "--num-cpus=1",
-                        "--include-dashboard=false")
-        wait_for_nodes(f"127.0.0.1:{tests_port}", 1)
-        assert tests.session()
-        tests.stop()
-        assert not tests.session()  # every process of the test's cluster is gone
-        with socket.socket() as probe:  # nothing listens on its GCS port any more
-            assert probe.connect_ex(("127.0.0.1", tests_port)) != 0
-        assert len(alive_nodes(f"127.0.0.1:{users_port}")) == 1  # the user's is not
-    finally:
-        users.stop()
+    wait_for_nodes(f"127.0.0.1:{tests_port}", 1)
+    assert tests.session()
+    tests.stop()
+    assert not tests.session()  # every process of the test's cluster is gone
+    with socket.socket() as probe:  # nothing listens on its GCS port any more
+        assert probe.connect_ex(("127.0.0.1", tests_port)) != 0
+    assert len(alive_nodes(users_ray)) == 1  # the user's is not

@@ -17,7 +17,9 @@ from sweeper import config as spec_module
 from sweeper.store.tables import is_param_column, read_table
 from tests.conftest import sweeper, write_space
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+# one worker runs the module: its tests share what its module fixture made
+pytestmark = [pytest.mark.slow, pytest.mark.integration,
+              pytest.mark.xdist_group("results-sweep")]
 
 SPACE = """\
 data: {source: digits, validation_split: 0.25, seed: 1}

@@ -9,8 +9,7 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from sweeper.store.study import open_study
 from sweeper.store.tables import read_table
 from tests.conftest import sweeper, write_space
+from tests.events import PATIENCE_S, running_with_epochs, wait_for
 from tests.mlflow_checks import assert_sweep_in_mlflow
 from tests.optuna_checks import assert_study_matches_trials
 
@@ -57,25 +57,18 @@ def start(path: Path, runs: Path, address: str) -> subprocess.Popen[str]:
         env=BEAT)
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.3)
-    raise AssertionError("timed out waiting")
-
-
 def rows(folder: Path) -> pd.DataFrame:
     return read_table(folder / "trials.csv")
 
 
-def running_with_epochs(folder: Path, count: int, epochs: int = 1) -> bool:
-    table = rows(folder)
-    if table.empty:
-        return False
-    live = table[table["status"] == "running"]
-    return len(live) >= count and bool((live["epochs"].fillna(0) >= epochs).all())
+def read_lines(process: subprocess.Popen[str]) -> tuple[list[str], threading.Thread]:
+    """The lines ``process`` prints, gathered as it prints them."""
+    lines: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")),
+                              daemon=True)
+    reader.start()
+    return lines, reader
 
 
 def meta(folder: Path) -> dict[str, object]:
@@ -83,7 +76,7 @@ def meta(folder: Path) -> dict[str, object]:
 
 
 def finish(driver: subprocess.Popen[str]) -> str:
-    out, err = driver.communicate(timeout=300)
+    out, err = driver.communicate(timeout=PATIENCE_S)
     assert driver.returncode == 0, out + err
     assert "Traceback" not in err, err
     return out
@@ -123,12 +116,14 @@ def test_stop_from_a_second_process_lets_running_trials_finish(tmp_path: Path,
     runs = tmp_path / "runs"
     folder = runs / "halt"
     driver = start(space(tmp_path, "halt", trials=40, epochs=12), runs, ray_head)
-    wait_for(lambda: (folder / "trials.csv").exists())
+    wait_for(lambda: (folder / "trials.csv").exists(), "trials.csv")
     watch = subprocess.Popen(
         [sys.executable, "-m", "sweeper", "status", "halt", "--watch", "--every", "0.5",
          "--runs-dir", str(runs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: running_with_epochs(folder, 2))
-    time.sleep(1.5)  # a frame of the watch shows them
+    watched_lines, reader = read_lines(watch)
+    wait_for(lambda: running_with_epochs(folder / "trials.csv", 2), "2 trials with an epoch")
+    wait_for(lambda: any("epoch " in line for line in list(watched_lines)),
+             "a frame of the watch showing a running trial's epoch")
     first = sweeper("stop", "halt", "--runs-dir", str(runs), env=BEAT)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "no new trial starts" in first.stdout
@@ -137,8 +132,9 @@ def test_stop_from_a_second_process_lets_running_trials_finish(tmp_path: Path,
     assert "already stopping" in again.stdout
     out = finish(driver)
     assert "stopped by `sweeper stop`" in out and "sweep halt stopped" in out
-    watched, _ = watch.communicate(timeout=60)
-    assert watch.returncode == 0
+    assert watch.wait(timeout=PATIENCE_S) == 0
+    reader.join(timeout=PATIENCE_S)
+    watched = "".join(watched_lines)
     assert "running:" in watched and "epoch " in watched  # a running trial, live
     assert watched.rstrip().endswith("sweep halt stopped")
 
@@ -173,13 +169,14 @@ def test_stop_now_ends_running_trials_as_stopped_by_user(tmp_path: Path,
     runs = tmp_path / "runs"
     folder = runs / "now"
     driver = start(space(tmp_path, "now", trials=6, epochs=60), runs, ray_head)
-    wait_for(lambda: (folder / "trials.csv").exists() and running_with_epochs(folder, 2, 2))
+    wait_for(lambda: running_with_epochs(folder / "trials.csv", 2, 2),
+             "2 trials with 2 epochs each")
     # the same from Python, in a process of its own (so its imports are its own)
     probe = ("import sys, sweeper; print(sweeper.stop('now', now=True, wait=True, "
              f"runs_dir={str(runs)!r})); print(sorted({{m.split('.')[0] for m in "
              "sys.modules} & {'ray', 'tensorflow', 'keras'}))")
     api = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=PATIENCE_S)
     assert api.returncode == 0, api.stdout + api.stderr
     message, imported = api.stdout.strip().splitlines()[-2:]
     assert "stopping now" in message and message.endswith("the sweep stopped")
@@ -200,7 +197,7 @@ def test_extend_a_running_sweep_then_the_finished_sweep(tmp_path: Path,
     runs = tmp_path / "runs"
     folder = runs / "grown"
     driver = start(space(tmp_path, "grown", trials=3, epochs=20), runs, ray_head)
-    wait_for(lambda: (folder / "trials.csv").exists() and running_with_epochs(folder, 1))
+    wait_for(lambda: running_with_epochs(folder / "trials.csv", 1), "a trial with an epoch")
     grown = sweeper("extend", "grown", "--trials", "2", "--runs-dir", str(runs), env=BEAT)
     assert grown.returncode == 0, grown.stdout + grown.stderr
     assert "5 trials in all" in grown.stdout

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +20,8 @@ import pandas as pd
 import pytest
 
 from sweeper.store.tables import read_table
-from tests.conftest import sweeper, write_space
+from tests.conftest import sweeper, without_ray_settings, write_space
+from tests.events import PATIENCE_S, completed, wait_for
 from tests.images import write_shapes
 from tests.mlflow_checks import assert_sweep_in_mlflow
 
@@ -209,7 +209,7 @@ def test_more_gpus_than_any_node_exits_2_at_once(tmp_path: Path, ray_head: str) 
     path = space(tmp_path, "too-many", gpus=5)
     runs = tmp_path / "runs"
     result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
-                     timeout=120)
+                     timeout=PATIENCE_S)
     assert result.returncode == 2
     assert "asks for 5 GPU(s)" in result.stderr and "largest node of the cluster has 4" \
         in result.stderr
@@ -217,13 +217,23 @@ def test_more_gpus_than_any_node_exits_2_at_once(tmp_path: Path, ray_head: str) 
     assert not (runs / "too-many" / "trials.csv").exists()
 
 
-def test_address_works_with_the_users_token_and_no_extra_environment(
-        tmp_path: Path, ray_head: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+@pytest.fixture(scope="module")
+def plain_env_sweep(tmp_path_factory: pytest.TempPathFactory,
+                    ray_head: str) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    """A sweep run with no RAY_ variable but the user's token file: (its file, its runs dir,
+    the run). A finished sweep that later tests read (and do not change)."""
+    tmp_path = tmp_path_factory.mktemp("plain-env")
     path = space(tmp_path, "plain-env", trials=2, epochs=1, scheduler="fifo")
     runs = tmp_path / "runs"
     result = sweeper("run", str(path), "--runs-dir", str(runs), "--address", ray_head,
-                     env=env)
+                     env=without_ray_settings())
+    return path, runs, result
+
+
+@pytest.mark.xdist_group("plain-env-sweep")
+def test_address_works_with_the_users_token_and_no_extra_environment(
+        plain_env_sweep: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    _, runs, result = plain_env_sweep
     assert result.returncode == 0, result.stderr
     assert len(read_table(runs / "plain-env" / "trials.csv")) == 2
 
@@ -231,11 +241,11 @@ def test_address_works_with_the_users_token_and_no_extra_environment(
 def test_a_client_without_the_token_is_refused(tmp_path: Path, ray_head: str) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+    env = {**without_ray_settings(),
            "HOME": str(home), "RAY_AUTH_MODE": "token"}
     path = space(tmp_path, "no-token", trials=1, epochs=1)
     result = sweeper("run", str(path), "--runs-dir", str(tmp_path / "runs"),
-                     "--address", ray_head, env=env, timeout=180)
+                     "--address", ray_head, env=env, timeout=PATIENCE_S)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "token" in result.stderr and "RAY_AUTH_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr
@@ -251,15 +261,9 @@ def test_interrupted_sweep_resumes_to_exactly_the_requested_trials(
         [sys.executable, "-m", "sweeper", "run", str(path), "--runs-dir", str(runs),
          "--address", ray_head], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     table = runs / name / "trials.csv"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if table.exists():
-            done = read_table(table)["status"].isin(["completed", "pruned"]).sum()
-            if done >= 2:
-                break
-        time.sleep(0.5)
+    wait_for(lambda: completed(table) >= 2, "2 trials completed")
     process.send_signal(sig)
-    out, err = process.communicate(timeout=300)
+    out, err = process.communicate(timeout=PATIENCE_S)
     assert process.returncode == code, out + err
     assert f"sweeper resume {name}" in err
     assert "Traceback" not in err
@@ -281,38 +285,27 @@ def test_interrupted_sweep_resumes_to_exactly_the_requested_trials(
     assert_sweep_in_mlflow(uri, name, trials, read_table(runs / name / "history.csv"))
 
 
-def test_resume_refuses_a_changed_file(tmp_path: Path, ray_head: str) -> None:
-    path = space(tmp_path, "changed", trials=1, epochs=1, scheduler="fifo")
-    folder, _ = run(tmp_path, path, ray_head)
-    path.write_text(path.read_text().replace("trials: 1", "trials: 2"))
-    result = sweeper("resume", "changed", "--runs-dir", str(folder.parent))
-    assert result.returncode == 2
-    assert "changed since sweep 'changed' started" in result.stderr
-
-
-def test_resume_refuses_changed_data(tmp_path: Path, ray_head: str) -> None:
-    """Resumed trials would train and be scored on other images than the finished ones."""
-    write_shapes(tmp_path / "shapes", per_class=10)
-    path = write_space(tmp_path, "data-changed", f"""\
-data: {{source: directory, path: {tmp_path / "shapes"}, image_size: [16, 16]}}
-budget: {{trials: 1, max_epochs: 1}}
-scheduler: {{kind: fifo}}
-space: {{filters: 4, dense_units: 0}}
-""")
-    folder, _ = run(tmp_path, path, ray_head)
-    (tmp_path / "shapes" / "circle" / "circle_000.png").unlink()
-    result = sweeper("resume", "data-changed", "--runs-dir", str(folder.parent))
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "the data of sweep 'data-changed' changed since it started" in result.stderr
-    assert "Traceback" not in result.stderr
+@pytest.mark.xdist_group("plain-env-sweep")
+def test_resume_refuses_a_changed_file(
+        plain_env_sweep: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    path, runs, result = plain_env_sweep
+    assert result.returncode == 0, result.stderr
+    original = path.read_text()
+    path.write_text(original.replace("trials: 2", "trials: 3"))
+    try:
+        refused = sweeper("resume", "plain-env", "--runs-dir", str(runs))
+    finally:
+        path.write_text(original)
+    assert refused.returncode == 2
+    assert "changed since sweep 'plain-env' started" in refused.stderr
 
 
 def test_the_ray_start_head_requires_the_token(tmp_path: Path, ray_head: str) -> None:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+    env = {**without_ray_settings(),
            "RAY_AUTH_MODE": "disabled"}
     path = space(tmp_path, "auth-off-client", trials=1, epochs=1)
     result = sweeper("run", str(path), "--runs-dir", str(tmp_path / "runs"),
-                     "--address", ray_head, env=env, timeout=180)
+                     "--address", ray_head, env=env, timeout=PATIENCE_S)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "token authentication" in result.stderr and "RAY_AUTH_TOKEN" in result.stderr
 
@@ -381,9 +374,11 @@ space:
 """
 
 
-def test_workers_load_a_folder_themselves(tmp_path: Path, ray_head: str) -> None:
-    """data.load_on: workers: trials decode the folder themselves, every trial trains."""
-    from tests.images import write_shapes
+def test_workers_load_a_folder_themselves_and_resume_refuses_changed_data(
+        tmp_path: Path, ray_head: str) -> None:
+    """data.load_on: workers: trials decode the folder themselves, every trial trains. Then
+    an image goes: resumed trials would train and be scored on other images than the
+    finished ones, so resume refuses."""
 
     write_shapes(tmp_path / "shapes", per_class=20)
     path = write_space(tmp_path, "on-workers", WORKERS_SPACE % 3)
@@ -393,12 +388,17 @@ def test_workers_load_a_folder_themselves(tmp_path: Path, ray_head: str) -> None
     meta = json.loads((folder / "sweep.json").read_text())
     assert meta["data_fingerprint"]  # what every worker checked its copy against
 
+    (tmp_path / "shapes" / "circle" / "circle_000.png").unlink()
+    result = sweeper("resume", "on-workers", "--runs-dir", str(folder.parent))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "the data of sweep 'on-workers' changed since it started" in result.stderr
+    assert "Traceback" not in result.stderr
+
 
 def test_workers_that_see_other_files_fail_with_the_reason(tmp_path: Path,
                                                            ray_head: str) -> None:
     """A folder that changes after the driver read it (as a stale mount on one node would)
     fails the trials that read the other files, with the reason; nothing trains on them."""
-    from tests.images import write_shapes
 
     write_shapes(tmp_path / "shapes", per_class=20)
     path = write_space(tmp_path, "stale-mount", WORKERS_SPACE % 2)
@@ -407,12 +407,12 @@ def test_workers_that_see_other_files_fail_with_the_reason(tmp_path: Path,
         [sys.executable, "-m", "sweeper", "run", str(path), "--runs-dir", str(runs),
          "--address", ray_head], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     meta = runs / "stale-mount" / "sweep.json"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + PATIENCE_S
     while not meta.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert meta.exists(), "the driver never read the data"
     write_shapes(tmp_path / "shapes", per_class=20, seed=1)  # other pixels, same names
-    stdout, stderr = process.communicate(timeout=600)
+    stdout, stderr = process.communicate(timeout=PATIENCE_S)
     assert "Traceback" not in stderr
     trials = read_table(runs / "stale-mount" / "trials.csv")
     assert list(trials["status"]) == ["failed"] * 2, stdout + stderr

@@ -18,7 +18,9 @@ from sweeper.data.dataset import load_dataset
 from tests.conftest import sweeper, write_space
 from tests.images import write_colour_shapes
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration]
+# one worker runs the module: its tests share what its module fixture made
+pytestmark = [pytest.mark.slow, pytest.mark.integration,
+              pytest.mark.xdist_group("test-split-sweep")]
 
 SPACE = """\
 data: {{source: directory, path: {folder}}}

@@ -18,6 +18,7 @@ from sweeper.models.backbones.counts import COUNTS, KERAS_VERSION
 from sweeper.models.backbones.kind import CAFFE_INPUT_PARAMS, BackboneKind
 from sweeper.models.inputs import InputInfo
 from sweeper.models.kinds import check_spec, resolve_kind
+from tests.events import PATIENCE_S
 
 
 def load(text: str, base_dir: Path | None = None) -> LoadedSpec:
@@ -183,6 +184,6 @@ def test_validate_counts_a_backbone_without_tensorflow(tmp_path: Path) -> None:
               "loaded = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
               "assert code == 0 and not loaded, (code, loaded)\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=120)
+                            timeout=PATIENCE_S)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "infeasible architectures: 0 of" in result.stdout

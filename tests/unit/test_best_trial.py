@@ -20,6 +20,7 @@ from sweeper.report.compare import compare
 from sweeper.report.results import ranked
 from sweeper.status import Status
 from sweeper.store.best import best_trial
+from tests.events import PATIENCE_S
 from tests.sweep_on_disk import BEST_NUMBER, TRIALS, write_sweep
 
 HEAVY = ("ray", "tensorflow", "keras")
@@ -42,7 +43,7 @@ def run_cli(runs: Path, *argv: str) -> tuple[str, list[str]]:
         sys.exit(code)
     """)
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=300, env={"SWEEPER_RUNS_DIR": str(runs),
+                            timeout=PATIENCE_S, env={"SWEEPER_RUNS_DIR": str(runs),
                                               "PATH": "/usr/bin:/bin"}, cwd=runs.parent)
     assert result.returncode == 0, result.stdout + result.stderr
     out, _, modules = result.stdout.rpartition("\nMODULES ")

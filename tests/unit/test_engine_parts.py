@@ -479,3 +479,22 @@ def test_hyperband_halves_a_bracket_whose_last_running_trial_ended_by_itself(
     # the waiting ones go on (or the bracket ends them): none is left paused for ever
     resumed = scheduler.choose_trial_to_run(controller)
     assert resumed in waiting or all(t.status == t.TERMINATED for t in waiting)
+
+
+def test_the_files_time_limit_is_the_budget_searcher_and_scheduler_share(tmp_path: Path) -> None:
+    """`budget.time_limit` in the file is the limit of the one budget the searcher and the
+    scheduler wrapper obey (the faults suite ends trials in flight through that budget,
+    setting the limit with `sweeper extend` once they are in flight)."""
+    from sweeper.driver import wiring
+    from sweeper.models.inputs import InputInfo
+    from sweeper.models.kinds import ConfigCheck, resolve_kind
+    from sweeper.observe.tracking.config import TrackingConfig
+
+    loaded = spec_module.loads("name: timed\nbudget: {trials: 4, time_limit: 90s}\n"
+                               "space: {filters: {choice: [4, 8]}}\n")
+    check = ConfigCheck(resolve_kind(loaded), InputInfo((8, 8), 1, 10))
+    tracking = TrackingConfig(f"sqlite:///{tmp_path / 'mlflow.db'}", "timed", str(tmp_path))
+    parts = wiring.components(loaded.spec, tmp_path, 0.0, check, False, True, tracking)
+    assert parts.budget.time_limit_s == 90.0 and parts.budget.trials == 4
+    assert parts.searcher.budget is parts.budget
+    assert parts.scheduler.budget is parts.budget

@@ -7,6 +7,7 @@ import ast
 from pathlib import Path
 
 from sweeper import status
+from tests.events import PATIENCE_S
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sweeper"
 STATUS_WORDS = {member.value for enum in (status.Status, status.SweepStatus, status.Decision,
@@ -68,7 +69,7 @@ def test_a_trial_imports_tensorflow_only_when_it_trains() -> None:
     probe = ("import sys, sweeper.trial.trainable, sweeper.driver.engine, sweeper.driver.train; "
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'}))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            timeout=120, check=True)
+                            timeout=PATIENCE_S, check=True)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
@@ -93,5 +94,5 @@ def test_every_benchmark_script_imports() -> None:
                  f"spec = importlib.util.spec_from_file_location('bench', {str(script)!r}); "
                  "spec.loader.exec_module(importlib.util.module_from_spec(spec))")
         result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                                timeout=120, cwd=root)
+                                timeout=PATIENCE_S, cwd=root)
         assert result.returncode == 0, f"{script.name}: {result.stderr[-800:]}"

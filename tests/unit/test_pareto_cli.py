@@ -16,6 +16,7 @@ from PIL import Image
 import sweeper
 from sweeper.cli import main
 from sweeper.errors import UserInputError
+from tests.events import PATIENCE_S
 from tests.sweep_on_disk import PARETO_FRONT, PARETO_TRIALS, write_pareto_sweep
 
 
@@ -97,7 +98,7 @@ def test_a_bad_pick_is_one_line_and_exit_2(runs: Path, tmp_path: Path, flags: li
                                            says: str) -> None:
     result = subprocess.run([sys.executable, "-m", "sweeper", "export", "two", "--runs-dir",
                              str(runs), "-o", str(tmp_path / "x.yaml"), *flags],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=PATIENCE_S)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith(says) and len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.stderr and not (tmp_path / "x.yaml").exists()

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.events import PATIENCE_S
+
 ROOT = Path(__file__).resolve().parents[2]
-DEV_TOOLS = ("pytest", "ruff", "mypy", "playwright", "types-pyyaml", "jsonschema",
+DEV_TOOLS = ("pytest", "ruff", "mypy", "playwright", "types-pyyaml", "jsonschema", "pytest-xdist",
              "import-linter")
 
 
@@ -91,7 +93,7 @@ def make_install(project: Path) -> list[str]:
     log.unlink(missing_ok=True)
     env = {**os.environ, "FAKE_LOG": str(log)}
     subprocess.run(["make", "install", f"PYTHON={project / 'fake-python'}"], cwd=project,
-                   check=True, capture_output=True, env=env, timeout=60)
+                   check=True, capture_output=True, env=env, timeout=PATIENCE_S)
     return log.read_text().splitlines() if log.exists() else []
 
 

@@ -16,6 +16,7 @@ from sweeper.api import load_spec
 from sweeper.errors import UserInputError
 from sweeper.observe.tracking.config import redact
 from sweeper.store.layout import SWEEP_JSON
+from tests.events import PATIENCE_S
 from tests.sweep_on_disk import BEST_NUMBER, write_sweep
 
 SECRET = "s3cr3t-4711"
@@ -119,7 +120,7 @@ def test_train_output_without_keras_suffix_fails_before_training(tmp_path: Path)
     result = subprocess.run(
         [sys.executable, "-m", "sweeper", "train", str(space), "--output",
          str(tmp_path / "model"), "--runs-dir", str(tmp_path / "runs")],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        capture_output=True, text=True, timeout=PATIENCE_S, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "--output" in result.stderr and ".keras" in result.stderr
     assert "Traceback" not in result.stderr
@@ -241,7 +242,7 @@ def test_a_stray_keras_or_yaml_beside_a_builder_never_shadows_the_library(
     space.write_text("data: {source: digits}\nmodel: {kind: 'builder_beside_14:build'}\n"
                      "space: {learning_rate: 0.01}\n")
     result = subprocess.run([sys.executable, "-c", PROBE, str(space)],
-                            capture_output=True, text=True, timeout=300, cwd=cwd)
+                            capture_output=True, text=True, timeout=PATIENCE_S, cwd=cwd)
     assert result.returncode == 0, result.stderr[-3000:]
     files = result.stdout.split()[-4:]
     assert len(files) == 4

@@ -16,6 +16,7 @@ from sweeper.models.cnn.kind import CnnKind
 from sweeper.models.inputs import InputInfo
 from sweeper.models.kinds import feasibility
 from sweeper.search.space import grid_size, planned_trials, sample_configs, suggest
+from tests.events import PATIENCE_S
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "search_spaces").glob("*.yaml"))
@@ -116,7 +117,7 @@ def test_feasibility_report_counts_sampled_architectures() -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
 def test_every_example_validates(path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "sweeper", "validate", str(path)],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+                            capture_output=True, text=True, timeout=PATIENCE_S, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{path}: OK" in result.stdout.replace("\n", "")
 

@@ -27,6 +27,7 @@ from sweeper.store.layout import STUDY_FILE
 from sweeper.store.meta import SweepMeta
 from sweeper.store.requests import RequestKind, SteeringRequest, read_answer, submit
 from tests.conftest import sweeper
+from tests.events import PATIENCE_S
 from tests.sweep_on_disk import write_finished_sweep, write_sweep
 
 GRID = """name: {name}
@@ -185,13 +186,13 @@ def test_watch_imports_neither_ray_nor_tensorflow_and_ends_with_the_sweep(
     with log.open("w") as sink:
         watch = subprocess.Popen([sys.executable, "-c", probe], stdout=sink,
                                  stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + PATIENCE_S
         while "driver: alive" not in log.read_text() and time.monotonic() < deadline:
             assert watch.poll() is None, log.read_text()  # still watching a running sweep
             time.sleep(0.2)
         set_meta(folder, status=SweepStatus.FINISHED)
         beating.set()
-        watch.wait(timeout=60)
+        watch.wait(timeout=PATIENCE_S)
     out = err = log.read_text()
     assert watch.returncode == 0, out + err
     assert "sweep live: running" in out and "driver: alive" in out

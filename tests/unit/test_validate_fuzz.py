@@ -1,5 +1,6 @@
 """`sweeper validate` on generated YAML and on mutations of the example files: exit 0 or 2,
-never a traceback, in bounded time and memory (issue 13, item 15).
+never a traceback, in bounded memory (issue 13, item 15). How long validate takes is a
+benchmark's question (benchmarks/validate_time.py), not a clock in a test.
 
 Each example runs the command in-process (``sweeper.cli.main``), so a few hundred of them
 fit in seconds on two cores.
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +26,6 @@ EXAMPLES = sorted((ROOT / "search_spaces").glob("*.yaml"))
 # a hypermodel's validate imports TensorFlow and builds its model (README: "What runs
 # where"), seconds by design: the fuzz mutates the files whose validate stays light
 LIGHT_EXAMPLES = [p for p in EXAMPLES if "hypermodel" not in p.read_text()]
-MAX_SECONDS = 10.0  # one validate, the slowest (500 architectures tried) well under it
 MAX_BYTES = 200 * 2**20  # Python allocations at the peak of one validate
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
@@ -72,20 +71,17 @@ def _flow(value: object) -> str:
 
 
 def validate(path: Path) -> tuple[int, str]:
-    """Exit code and stderr of `sweeper validate PATH`; asserts the time and memory bound."""
+    """Exit code and stderr of `sweeper validate PATH`; asserts the memory bound."""
     out, err = io.StringIO(), io.StringIO()
     tracemalloc.start()
-    start = time.monotonic()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["validate", str(path)])
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    elapsed = time.monotonic() - start
     assert code in (0, 2), f"exit {code}:\n{err.getvalue()}"
     assert "Traceback" not in err.getvalue()
-    assert elapsed < MAX_SECONDS, f"validate took {elapsed:.1f}s on:\n{path.read_text()[:2000]}"
     assert peak < MAX_BYTES, f"validate peaked at {peak / 2**20:.0f} MiB"
     if code == 2:
         assert err.getvalue().startswith(str(path)) or err.getvalue().startswith("error: "), \
