@@ -15,9 +15,7 @@ from sweeper.models.cnn.catalog import CNN_HYPERPARAMETERS
 from tests.images import write_colour_shapes
 from tests.reference import PREVIOUS_DEFAULTS, SEED_CNN, SWEEPER_CNN, train
 
-# one worker runs the module: its tests share what its module fixture made
-pytestmark = [pytest.mark.slow, pytest.mark.integration,
-              pytest.mark.xdist_group("defaults-learn-curves")]
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 SEEDS = (0, 1)
 COLOUR = {"learning_rate": 1.0e-3, "depth": 2, "filters": 32, "dense_units": 64}

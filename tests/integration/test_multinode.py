@@ -15,9 +15,7 @@ from sweeper.store.tables import read_table
 from tests.conftest import sweeper, without_ray_settings, write_space
 from tests.events import PATIENCE_S
 
-# one worker runs the module: its tests share what its module fixture made
-pytestmark = [pytest.mark.slow, pytest.mark.integration,
-              pytest.mark.xdist_group("cluster-utils-cluster")]
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 SPACE = """\
 data: {source: digits}

@@ -17,9 +17,7 @@ from sweeper import config as spec_module
 from sweeper.store.tables import is_param_column, read_table
 from tests.conftest import sweeper, write_space
 
-# one worker runs the module: its tests share what its module fixture made
-pytestmark = [pytest.mark.slow, pytest.mark.integration,
-              pytest.mark.xdist_group("results-sweep")]
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 SPACE = """\
 data: {source: digits, validation_split: 0.25, seed: 1}

@@ -230,7 +230,6 @@ def plain_env_sweep(tmp_path_factory: pytest.TempPathFactory,
     return path, runs, result
 
 
-@pytest.mark.xdist_group("plain-env-sweep")
 def test_address_works_with_the_users_token_and_no_extra_environment(
         plain_env_sweep: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
     _, runs, result = plain_env_sweep
@@ -285,7 +284,6 @@ def test_interrupted_sweep_resumes_to_exactly_the_requested_trials(
     assert_sweep_in_mlflow(uri, name, trials, read_table(runs / name / "history.csv"))
 
 
-@pytest.mark.xdist_group("plain-env-sweep")
 def test_resume_refuses_a_changed_file(
         plain_env_sweep: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
     path, runs, result = plain_env_sweep

@@ -18,9 +18,7 @@ from sweeper.data.dataset import load_dataset
 from tests.conftest import sweeper, write_space
 from tests.images import write_colour_shapes
 
-# one worker runs the module: its tests share what its module fixture made
-pytestmark = [pytest.mark.slow, pytest.mark.integration,
-              pytest.mark.xdist_group("test-split-sweep")]
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 SPACE = """\
 data: {{source: directory, path: {folder}}}
