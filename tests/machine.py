@@ -55,8 +55,9 @@ def snapshot(ray_folder: Path, home: Path) -> dict[str, object]:
 
 
 def isolate() -> Path:
-    """Make the session's folder, point Ray, Keras and matplotlib at it, and keep what the
-    user's side looked like before; returns the folder (short: Ray's socket paths live in it)."""
+    """Make the session's folder, point Ray, Keras, matplotlib, MLflow and temporary files at
+    it, and keep what the user's side looked like before; returns the folder (under /tmp and
+    short: Ray's socket paths live in it)."""
     before = snapshot(default_ray_folder(dict(os.environ)), Path.home())
     tempfile.gettempdir()  # this process's (pytest's) temporary folder stays the user's
     folder = Path(tempfile.mkdtemp(prefix="swt-", dir="/tmp"))
@@ -92,10 +93,6 @@ def session_lock() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def remove(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 _STARTED: list[object] = []  # the stand-in's `ray start`, kept by the worker that started it
@@ -146,4 +143,4 @@ def release() -> None:
     pid = folder / "user" / "pid"
     if pid.exists():
         stop_session(int(pid.read_text()))
-    remove(folder)
+    shutil.rmtree(folder, ignore_errors=True)
